@@ -1,0 +1,50 @@
+# One task runner for people and CI. `make demo` runs the main job; `make test` runs the tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install setup demo test lint format unit clean-state
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when pyproject.toml changed since the last install.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Set up: Neo4j (resolve, start, schema) and the offline models.
+setup: install
+	$(BIN)/skg setup
+
+## The main job: set up, ingest data/samples, answer the example question.
+demo: install
+	$(BIN)/skg demo
+
+## The tests: lint, then unit and integration tests against a real Neo4j and real models.
+test: install
+	$(BIN)/skg models prepare
+	$(BIN)/skg neo4j resolve
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+unit: install
+	$(BIN)/python -m pytest -m unit
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## Stop the local Neo4j and delete all project state (.skg/): data, models, indexes.
+clean-state: install
+	-$(BIN)/skg neo4j stop
+	rm -rf .skg

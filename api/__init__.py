@@ -1,0 +1,1 @@
+"""The service's edges: the FastAPI app, the ``skg`` CLI, settings and assembly."""

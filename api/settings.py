@@ -1,0 +1,128 @@
+"""Typed settings, read once where the application is assembled.
+
+Values come from the environment, then from ``.env`` in the working directory. SalesKG's own
+settings use the ``SKG_`` prefix; the Neo4j connection uses the usual ``NEO4J_*`` names.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from kg.errors import ConfigError
+
+WEAK_PASSWORDS = {"neo4j", "password", "changethis", "12345678"}
+DEFAULT_ENV_FILE = Path(".env")
+
+
+class Settings(BaseSettings):
+    """Every knob of SalesKG in one place (see README, "Configuration")."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SKG_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    home: Path = Field(Path(".skg"), description="Project-local state: Neo4j, models, indexes.")
+
+    neo4j_uri: str | None = Field(
+        None,
+        validation_alias=AliasChoices("NEO4J_URI", "neo4j_uri"),
+        description="An existing Neo4j 5 (bolt://, neo4j://, neo4j+s://). Unset: the local one.",
+    )
+    neo4j_user: str = Field("neo4j", validation_alias=AliasChoices("NEO4J_USER", "neo4j_user"))
+    neo4j_password: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("NEO4J_PASSWORD", "neo4j_password")
+    )
+    neo4j_database: str = Field(
+        "neo4j", validation_alias=AliasChoices("NEO4J_DATABASE", "neo4j_database")
+    )
+
+    neo4j_home: Path | None = Field(None, description="The local server's home. Unset: HOME/neo4j.")
+    neo4j_bolt_port: int = 7687
+    neo4j_http_port: int = 7474
+    neo4j_listen_address: str = "127.0.0.1"
+    neo4j_heap: str = "1g"
+    neo4j_pagecache: str = "512m"
+    neo4j_start_timeout: float = 180.0
+    java_home: Path | None = None
+
+    embedding_model: Path | None = Field(
+        None, description="A sentence-transformers folder. Unset: the prepared e5-small."
+    )
+    embedding_dimensions: int = Field(384, ge=1, le=4096)
+    whisper_model: Path | None = Field(
+        None, description="A CTranslate2 Whisper folder or an openai-whisper .pt file."
+    )
+    whisper_backend: Literal["faster-whisper", "openai-whisper"] = "faster-whisper"
+    index_dir: Path | None = None
+    top_k: int = Field(8, ge=1, le=50)
+
+    @field_validator("neo4j_password")
+    @classmethod
+    def _refuse_weak(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().lower() in WEAK_PASSWORDS:
+            raise ValueError("NEO4J_PASSWORD is a well-known default; choose another one")
+        return value
+
+    @property
+    def managed_neo4j(self) -> bool:
+        """True when SalesKG runs its own local Neo4j (no NEO4J_URI given)."""
+        return not self.neo4j_uri
+
+    @property
+    def bolt_uri(self) -> str:
+        return self.neo4j_uri or f"bolt://127.0.0.1:{self.neo4j_bolt_port}"
+
+    @property
+    def neo4j_home_path(self) -> Path:
+        return self.neo4j_home or self.home / "neo4j"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def embedding_model_path(self) -> Path:
+        return self.embedding_model or self.models_dir / "multilingual-e5-small"
+
+    @property
+    def whisper_model_path(self) -> Path:
+        if self.whisper_model:
+            return self.whisper_model
+        base = self.models_dir / "whisper-base"
+        return (
+            base / "openai" / "base.pt"
+            if self.whisper_backend == "openai-whisper"
+            else (base / "ct2")
+        )
+
+    @property
+    def index_path(self) -> Path:
+        return self.index_dir or self.home / "index"
+
+    def password(self) -> str:
+        if self.neo4j_password is None:
+            raise ConfigError(
+                "NEO4J_PASSWORD is not set. Run `skg setup` (it writes one into .env) or set it."
+            )
+        return self.neo4j_password.get_secret_value()
+
+
+def ensure_password(env_file: Path = DEFAULT_ENV_FILE) -> bool:
+    """Generate NEO4J_PASSWORD into ``env_file`` when none is configured.
+
+    Returns:
+        True when a new password was written.
+    """
+    if Settings().neo4j_password is not None:
+        return False
+    password = secrets.token_urlsafe(18)
+    existing = env_file.read_text() if env_file.exists() else ""
+    sep = "" if not existing or existing.endswith("\n") else "\n"
+    env_file.write_text(f"{existing}{sep}NEO4J_PASSWORD={password}\n")
+    env_file.chmod(0o600)
+    return True

@@ -1,0 +1,1 @@
+"""Ingest: source documents -> knowledge atoms in the graph."""

@@ -1,0 +1,55 @@
+"""Idempotent schema setup: uniqueness constraints, the vector index and the CJK full-text index."""
+
+from __future__ import annotations
+
+import logging
+
+from neo4j import Driver
+
+from kg import queries
+from kg.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+VECTOR_INDEX = "atom_embedding"
+FULLTEXT_INDEX = "atom_fulltext"
+
+CONSTRAINTS = (
+    "CREATE CONSTRAINT atom_id IF NOT EXISTS FOR (a:Atom) REQUIRE a.id IS UNIQUE",
+    "CREATE CONSTRAINT document_id IF NOT EXISTS FOR (d:Document) REQUIRE d.id IS UNIQUE",
+    "CREATE CONSTRAINT entity_id IF NOT EXISTS FOR (e:Entity) REQUIRE e.id IS UNIQUE",
+)
+
+FULLTEXT = (
+    f"CREATE FULLTEXT INDEX {FULLTEXT_INDEX} IF NOT EXISTS FOR (a:Atom) ON EACH [a.title, a.text] "
+    "OPTIONS {indexConfig: {`fulltext.analyzer`: 'cjk'}}"
+)
+
+
+def vector_index_statement(dimensions: int) -> str:
+    """The vector index over atom embeddings; ``dimensions`` comes from the embedding model."""
+    if not 1 <= dimensions <= 4096:
+        raise ConfigError(f"embedding dimensions must be 1..4096, got {dimensions}")
+    return (
+        f"CREATE VECTOR INDEX {VECTOR_INDEX} IF NOT EXISTS FOR (a:Atom) ON a.embedding "
+        f"OPTIONS {{indexConfig: {{`vector.dimensions`: {int(dimensions)}, "
+        "`vector.similarity_function`: 'cosine'}}"
+    )
+
+
+def ensure_schema(driver: Driver, database: str, dimensions: int) -> None:
+    """Create constraints and indexes when absent; refuse a vector index of other dimensions."""
+    for statement in (*CONSTRAINTS, FULLTEXT, vector_index_statement(dimensions)):
+        driver.execute_query(statement, database_=database)
+    records, _, _ = driver.execute_query(queries.SHOW_INDEXES, database_=database)
+    for record in records:
+        if record["name"] != VECTOR_INDEX:
+            continue
+        existing = record["options"]["indexConfig"]["vector.dimensions"]
+        if int(existing) != dimensions:
+            raise ConfigError(
+                f"The vector index {VECTOR_INDEX} has {existing} dimensions but the embedding "
+                f"model has {dimensions}. Drop it (DROP INDEX {VECTOR_INDEX}) and re-run "
+                "`skg index sync`, or configure the model it was built with."
+            )
+    logger.info("schema ready (vector index: %d dimensions)", dimensions)

@@ -1,0 +1,1 @@
+"""Retrieval: embeddings, indexes, retrievers and answer composition."""

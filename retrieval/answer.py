@@ -1,0 +1,109 @@
+"""Compose one structured Chinese answer from the retrieved atoms, every point cited.
+
+Deterministic: the answer is built from the atoms' own text, grouped by what they are for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import BaseModel
+
+from kg.models import AtomType
+from kg.store import StoredAtom
+
+MAX_POINT_CHARS = 160
+
+# Answer sections in reading order, and the atom types that feed each.
+SECTIONS: tuple[tuple[str, tuple[AtomType, ...]], ...] = (
+    ("核心要点", (AtomType.SOLUTION_POINT, AtomType.PAIN_POINT)),
+    ("推荐话术", (AtomType.TALK_TRACK, AtomType.OBJECTION)),
+    ("术语解释", (AtomType.TERM,)),
+    ("支撑案例", (AtomType.CASE,)),
+    ("风险与教训", (AtomType.LESSON, AtomType.COMPETITOR)),
+)
+
+
+class Citation(BaseModel):
+    """Where a point comes from: the atom and its source document."""
+
+    number: int
+    atom_id: str
+    atom_title: str
+    document_title: str
+    document_path: str
+    section: str
+
+
+class AnswerPoint(BaseModel):
+    text: str
+    citations: list[int]
+
+
+class AnswerSection(BaseModel):
+    heading: str
+    points: list[AnswerPoint]
+
+
+class Answer(BaseModel):
+    """The composed answer: sections of cited points and the citation list."""
+
+    question: str
+    sections: list[AnswerSection]
+    citations: list[Citation]
+
+    def to_text(self) -> str:
+        """Plain-text rendering for terminals and chat."""
+        if not self.sections:
+            return f"问题：{self.question}\n未找到相关知识，请换个说法或联系知识运营补充。"
+        lines = [f"问题：{self.question}", ""]
+        for section in self.sections:
+            lines.append(f"【{section.heading}】")
+            for point in section.points:
+                refs = "".join(f"[{n}]" for n in point.citations)
+                lines.append(f"- {point.text} {refs}")
+            lines.append("")
+        lines.append("引用：")
+        for c in self.citations:
+            lines.append(
+                f"[{c.number}] {c.atom_title}（{c.document_path} · {c.section or '全文'}）"
+            )
+        return "\n".join(lines)
+
+
+def compose(question: str, atoms: Sequence[StoredAtom]) -> Answer:
+    """Group the atoms (best first) into answer sections and number their citations."""
+    citations: list[Citation] = []
+    by_type: dict[AtomType, list[AnswerPoint]] = {}
+    for stored in atoms:
+        atom = stored.atom
+        number = len(citations) + 1
+        citations.append(
+            Citation(
+                number=number,
+                atom_id=atom.id,
+                atom_title=atom.title,
+                document_title=stored.document_title,
+                document_path=stored.document_path,
+                section=atom.source.section,
+            )
+        )
+        by_type.setdefault(atom.type, []).append(
+            AnswerPoint(text=_point_text(atom.text), citations=[number])
+        )
+    sections = []
+    for heading, types in SECTIONS:
+        points = [p for t in types for p in by_type.get(t, [])]
+        if points:
+            sections.append(AnswerSection(heading=heading, points=points))
+    return Answer(question=question, sections=sections, citations=citations)
+
+
+def _point_text(text: str) -> str:
+    """The atom's text without its context prefix, cut at a sentence end near the limit."""
+    body = text.split("】", 1)[1] if text.startswith("【") and "】" in text else text
+    body = " ".join(body.split())
+    if len(body) <= MAX_POINT_CHARS:
+        return body
+    cut = max(body.rfind(p, 0, MAX_POINT_CHARS) for p in "。！？；")
+    return body[: cut + 1] if cut > MAX_POINT_CHARS // 3 else body[:MAX_POINT_CHARS] + "…"

@@ -1,0 +1,110 @@
+"""Dense retrieval: a FAISS index over atom embeddings, persisted with a manifest."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from kg.errors import IndexNotReadyError
+from retrieval.base import Hit
+from retrieval.embedding.base import Embedder
+
+logger = logging.getLogger(__name__)
+
+INDEX_FILE = "atoms.faiss"
+MANIFEST_FILE = "manifest.json"
+
+
+@dataclass
+class FaissIndex:
+    """Exact inner-product search over unit vectors (= cosine), with atom ids and versions."""
+
+    index: faiss.Index
+    ids: list[str]
+    versions: list[int]
+    model: str
+
+    @classmethod
+    def build(
+        cls, ids: Sequence[str], versions: Sequence[int], vectors: np.ndarray, model: str
+    ) -> FaissIndex:
+        index = faiss.IndexFlatIP(int(vectors.shape[1]))
+        if len(vectors):
+            index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        return cls(index=index, ids=list(ids), versions=list(versions), model=model)
+
+    @property
+    def dimensions(self) -> int:
+        return int(self.index.d)
+
+    def search(self, query: np.ndarray, k: int) -> list[tuple[str, float]]:
+        if not self.ids:
+            return []
+        scores, rows = self.index.search(query.reshape(1, -1).astype(np.float32), k)
+        return [(self.ids[r], float(s)) for s, r in zip(scores[0], rows[0], strict=True) if r >= 0]
+
+    def save(self, directory: Path) -> None:
+        """Write index and manifest into a fresh folder, then swap it in."""
+        staging = directory.with_name(directory.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        faiss.write_index(self.index, str(staging / INDEX_FILE))
+        manifest = {
+            "model": self.model,
+            "dimensions": self.dimensions,
+            "count": len(self.ids),
+            "index_type": type(self.index).__name__,
+            "atoms": dict(zip(self.ids, self.versions, strict=True)),
+        }
+        (staging / MANIFEST_FILE).write_text(json.dumps(manifest, ensure_ascii=False))
+        old = directory.with_name(directory.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if directory.exists():
+            directory.rename(old)
+        staging.rename(directory)
+        shutil.rmtree(old, ignore_errors=True)
+
+    @classmethod
+    def load(cls, directory: Path) -> FaissIndex:
+        try:
+            manifest = json.loads((directory / MANIFEST_FILE).read_text())
+            index = faiss.read_index(str(directory / INDEX_FILE))
+        except (FileNotFoundError, json.JSONDecodeError, RuntimeError) as exc:
+            raise IndexNotReadyError(
+                f"No usable search index in {directory} ({exc}). Run `skg index sync` "
+                "(or `skg ingest`) first."
+            ) from exc
+        atoms: dict[str, int] = manifest["atoms"]
+        return cls(
+            index=index, ids=list(atoms), versions=list(atoms.values()), model=manifest["model"]
+        )
+
+
+class DenseRetriever:
+    """Embeds the question and searches the FAISS index."""
+
+    name = "dense"
+
+    def __init__(self, embedder: Embedder, index: FaissIndex) -> None:
+        if index.ids and index.dimensions != embedder.dimensions:
+            raise IndexNotReadyError(
+                f"The index has {index.dimensions}-dimensional vectors from model "
+                f"{index.model!r}, but the embedder {embedder.name!r} makes "
+                f"{embedder.dimensions}. Run `skg index sync --rebuild`."
+            )
+        self._embedder = embedder
+        self._index = index
+
+    def search(self, query: str, top_k: int) -> list[Hit]:
+        vector = self._embedder.embed_queries([query])[0]
+        return [
+            Hit(atom_id=i, score=s, retriever=self.name)
+            for i, s in self._index.search(vector, top_k)
+        ]

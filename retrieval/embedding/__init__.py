@@ -1,0 +1,1 @@
+"""Text embeddings: the ``Embedder`` interface and its implementations."""

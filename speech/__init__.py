@@ -1,0 +1,1 @@
+"""Speech: audio -> Simplified Chinese text. Needs nothing from the other packages but errors."""

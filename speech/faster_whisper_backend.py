@@ -1,0 +1,47 @@
+"""``Transcriber`` on faster-whisper (CTranslate2, int8 on CPU)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from kg.errors import ModelError
+from speech.audio import SAMPLE_RATE
+from speech.base import MANDARIN_PROMPT, Transcript
+from speech.text import to_simplified
+
+logger = logging.getLogger(__name__)
+
+
+class FasterWhisperTranscriber:
+    name = "faster-whisper"
+
+    def __init__(self, model_dir: Path, *, compute_type: str = "int8", threads: int = 0) -> None:
+        if not (model_dir / "model.bin").exists():
+            raise ModelError(
+                f"No CTranslate2 Whisper model in {model_dir}. Run `skg models prepare` "
+                "or set SKG_WHISPER_MODEL."
+            )
+        from faster_whisper import WhisperModel
+
+        self._model = WhisperModel(
+            str(model_dir), device="cpu", compute_type=compute_type, cpu_threads=threads
+        )
+        logger.info("loaded faster-whisper model %s (%s)", model_dir, compute_type)
+
+    def transcribe(self, samples: np.ndarray) -> Transcript:
+        started = time.perf_counter()
+        segments, info = self._model.transcribe(
+            samples, language="zh", initial_prompt=MANDARIN_PROMPT, beam_size=5
+        )
+        raw = "".join(segment.text for segment in segments)
+        return Transcript(
+            text=to_simplified(raw),
+            raw_text=raw,
+            language=info.language,
+            audio_seconds=samples.size / SAMPLE_RATE,
+            compute_seconds=time.perf_counter() - started,
+        )

@@ -1,0 +1,45 @@
+"""``Transcriber`` on openai-whisper (PyTorch), from a converted ``.pt`` checkpoint."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from kg.errors import ModelError
+from speech.audio import SAMPLE_RATE
+from speech.base import MANDARIN_PROMPT, Transcript
+from speech.text import to_simplified
+
+logger = logging.getLogger(__name__)
+
+
+class OpenAIWhisperTranscriber:
+    name = "openai-whisper"
+
+    def __init__(self, checkpoint: Path) -> None:
+        if not checkpoint.is_file():
+            raise ModelError(
+                f"No openai-whisper checkpoint at {checkpoint}. Run `skg models prepare` "
+                "or set SKG_WHISPER_MODEL to a .pt file."
+            )
+        import whisper
+
+        self._model = whisper.load_model(str(checkpoint), device="cpu")
+        logger.info("loaded openai-whisper checkpoint %s", checkpoint)
+
+    def transcribe(self, samples: np.ndarray) -> Transcript:
+        started = time.perf_counter()
+        result = self._model.transcribe(
+            samples, language="zh", fp16=False, initial_prompt=MANDARIN_PROMPT
+        )
+        raw = str(result["text"])
+        return Transcript(
+            text=to_simplified(raw),
+            raw_text=raw,
+            language=str(result.get("language", "zh")),
+            audio_seconds=samples.size / SAMPLE_RATE,
+            compute_seconds=time.perf_counter() - started,
+        )

@@ -1,0 +1,72 @@
+"""Shared fixtures. Integration tests run a dedicated local Neo4j (ports 7688/7475, its own
+home under .skg/neo4j-test) so they never touch the demo's data; it is reused when already
+running and stopped at the end when this run started it (set SKG_TEST_KEEP_NEO4J=1 to keep it)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from api import runtime
+from api.settings import Settings
+from kg.neo4j_store import Neo4jGraphStore, connect
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_EVAL = ROOT.parent / "shared" / "eval"
+SAMPLES = ROOT / "data" / "samples"
+TEST_HOME = ROOT / ".skg"
+TEST_INSTANCE = TEST_HOME / "neo4j-test"
+
+
+def _test_password() -> str:
+    """A random password for the test instance, kept beside it (never a fixed default)."""
+    path = TEST_HOME / "neo4j-test.password"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(18))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        _env_file=None,
+        home=TEST_HOME,
+        neo4j_uri=None,
+        neo4j_password=_test_password(),
+        neo4j_home=TEST_INSTANCE,
+        neo4j_bolt_port=7688,
+        neo4j_http_port=7475,
+        index_dir=tmp_path_factory.mktemp("index"),
+    )
+
+
+@pytest.fixture(scope="session")
+def neo4j_server(settings: Settings) -> Iterator[None]:
+    server = runtime.local_server(settings)
+    server.resolve()
+    started = server.start(settings.password())
+    yield
+    if started and not os.environ.get("SKG_TEST_KEEP_NEO4J"):
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def store(settings: Settings, neo4j_server: None) -> Iterator[Neo4jGraphStore]:
+    """The test instance's graph, emptied at the start of the run."""
+    driver = connect(settings.bolt_uri, settings.neo4j_user, settings.password())
+    driver.execute_query("MATCH (n) DETACH DELETE n")
+    driver.close()
+    store = runtime.open_store(settings)
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def embedder(settings: Settings):
+    return runtime.load_embedder(settings)

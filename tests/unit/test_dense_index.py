@@ -1,0 +1,39 @@
+import numpy as np
+import pytest
+
+from kg.errors import IndexNotReadyError
+from retrieval.dense import DenseRetriever, FaissIndex
+from tests.unit.fakes import HashEmbedder
+
+pytestmark = pytest.mark.unit
+
+
+def test_save_load_round_trip_keeps_ids_versions_and_ranking(tmp_path):
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(20, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = [f"atom-{i}" for i in range(20)]
+    FaissIndex.build(ids, list(range(20)), vectors, model="m").save(tmp_path / "idx")
+    loaded = FaissIndex.load(tmp_path / "idx")
+    assert loaded.ids == ids and loaded.versions == list(range(20)) and loaded.model == "m"
+    hits = loaded.search(vectors[7], 3)
+    assert hits[0][0] == "atom-7"
+    assert hits[0][1] == pytest.approx(1.0, abs=1e-5)
+    assert hits[1][1] <= hits[0][1]
+    assert not (tmp_path / "idx.partial").exists()
+
+
+def test_missing_index_says_what_to_run(tmp_path):
+    with pytest.raises(IndexNotReadyError, match="skg index sync"):
+        FaissIndex.load(tmp_path / "nothing")
+
+
+def test_dimension_mismatch_is_refused():
+    index = FaissIndex.build(["a"], [1], np.ones((1, 8), dtype=np.float32), model="other")
+    with pytest.raises(IndexNotReadyError, match="dimensional"):
+        DenseRetriever(HashEmbedder(), index)
+
+
+def test_empty_index_returns_nothing():
+    index = FaissIndex.build([], [], np.zeros((0, 64), dtype=np.float32), model="hash")
+    assert DenseRetriever(HashEmbedder(), index).search("任何问题", 5) == []
