@@ -277,7 +277,7 @@ def ask(
             payload["transcript"] = {"text": transcript.text, "raw_text": transcript.raw_text}
         console.print_json(json.dumps(payload, ensure_ascii=False))
     else:
-        console.print(answer.to_text(), markup=False, highlight=False)
+        console.print(answer.to_text(), markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

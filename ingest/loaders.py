@@ -11,6 +11,8 @@ from kg.models import DocumentKind
 
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt")
 MAX_FILE_BYTES = 5 * 1024 * 1024
+# A folder's README describes the folder; it is not sales knowledge.
+IGNORED_STEMS = {"readme"}
 
 KIND_BY_LABEL = {
     "成功案例": DocumentKind.CASE_STUDY,
@@ -45,7 +47,11 @@ def discover(paths: list[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.suffix.lower() in SUPPORTED_SUFFIXES)
+            found += sorted(
+                p
+                for p in path.rglob("*")
+                if p.suffix.lower() in SUPPORTED_SUFFIXES and p.stem.lower() not in IGNORED_STEMS
+            )
         elif path.exists():
             found.append(path)
         else:

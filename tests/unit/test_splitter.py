@@ -1,6 +1,6 @@
 import pytest
 
-from ingest.loaders import load_text
+from ingest.loaders import discover, load_text
 from ingest.splitter import document_id, split
 from kg.errors import IngestError
 from kg.models import AtomType, DocumentKind
@@ -113,3 +113,12 @@ def test_bad_files_raise_clear_errors(tmp_path, content, encoding, message):
 def test_unsupported_suffix_is_refused(tmp_path):
     with pytest.raises(IngestError, match="unsupported"):
         load_text(_write(tmp_path, "deck.pptx", "x"))
+
+
+def test_discovery_skips_readmes_and_unsupported_files(tmp_path):
+    (tmp_path / "cases").mkdir()
+    for name in ("cases/a.md", "cases/b.txt", "README.md", "cases/deck.pptx"):
+        (tmp_path / name).write_text("x")
+    assert [p.name for p in discover([tmp_path])] == ["a.md", "b.txt"]
+    with pytest.raises(IngestError, match="no such file"):
+        discover([tmp_path / "missing"])
