@@ -1,0 +1,114 @@
+"""The ``skg`` commands as a user runs them, against the test Neo4j and the real models."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from tests.conftest import SAMPLES, SHARED_EVAL, TEST_HOME
+
+pytestmark = pytest.mark.integration
+
+QUESTION = "如何向宁德时代解释热失控防护方案？"
+
+
+@pytest.fixture
+def cli_env(monkeypatch, settings, store, tmp_path):
+    """Point the CLI's own Settings() at the test instance, as environment variables would."""
+    env = {
+        "SKG_HOME": str(TEST_HOME),
+        "NEO4J_PASSWORD": settings.password(),
+        "SKG_NEO4J_HOME": str(settings.neo4j_home_path),
+        "SKG_NEO4J_BOLT_PORT": str(settings.neo4j_bolt_port),
+        "SKG_NEO4J_HTTP_PORT": str(settings.neo4j_http_port),
+        "SKG_INDEX_DIR": str(tmp_path / "index"),
+    }
+    monkeypatch.delenv("NEO4J_URI", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+def run(*args: str):
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def test_every_command_has_help():
+    for args in (
+        [],
+        ["setup"],
+        ["demo"],
+        ["neo4j"],
+        ["neo4j", "start"],
+        ["neo4j", "stop"],
+        ["neo4j", "status"],
+        ["neo4j", "resolve"],
+        ["models"],
+        ["models", "prepare"],
+        ["models", "status"],
+        ["index", "sync"],
+        ["ingest"],
+        ["ask"],
+        ["serve"],
+    ):
+        result = run(*args, "--help")
+        assert result.exit_code == 0, args
+        assert "Usage" in result.output
+
+
+def test_status_prints_ports_browser_and_versions(cli_env):
+    result = run("neo4j", "status")
+    assert result.exit_code == 0, result.output
+    assert "bolt://127.0.0.1:7688" in result.output
+    assert "http://127.0.0.1:7475/browser/" in result.output
+    assert "5.26.19" in result.output
+
+
+def test_ingest_then_ask_typed_and_spoken(cli_env):
+    result = run("ingest", str(SAMPLES))
+    assert result.exit_code == 0, result.output
+    assert "failures: 0" in result.output
+
+    typed = run("ask", QUESTION, "--json")
+    assert typed.exit_code == 0, typed.output
+    answer = json.loads(typed.output)
+    assert answer["citations"][0]["document_path"] == "cases/catl-thermal-runaway.md"
+
+    spoken = run("ask", "--audio", str(SHARED_EVAL / "speech_zh/questions/q01.wav"), "--json")
+    assert spoken.exit_code == 0, spoken.output
+    payload = json.loads(spoken.output)
+    assert "热失控" in payload["transcript"]["text"]
+    assert any("热失控" in c["atom_title"] for c in payload["citations"][:3])
+
+
+def test_ask_without_a_question_is_a_usage_error(cli_env):
+    result = run("ask")
+    assert result.exit_code == 2
+    assert "QUESTION or --audio" in result.output
+
+
+def _skg(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run the installed entry point's main() in a child process, as a shell would."""
+    code = "from api.cli import main; main()"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, timeout=300
+    )
+
+
+def test_user_errors_are_one_line_without_traceback(cli_env, tmp_path):
+    env = {**os.environ, **cli_env, "SKG_INDEX_DIR": str(tmp_path / "no-index")}
+    proc = _skg("ask", QUESTION, env=env)
+    assert proc.returncode == 1
+    assert "skg index sync" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+    bad_audio = tmp_path / "broken.m4a"
+    bad_audio.write_bytes(b"\x00not audio" * 50)
+    proc = _skg("ask", "--audio", str(bad_audio), env=env)
+    assert proc.returncode == 1
+    assert "无法解码音频" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
