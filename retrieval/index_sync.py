@@ -41,6 +41,8 @@ def sync_index(
         on_batch: called with (done, total) after each embedding batch, for progress bars.
     """
     pending = store.atoms_needing_embedding()
+    if on_batch:
+        on_batch(0, len(pending))
     for start in range(0, len(pending), EMBED_BATCH):
         batch = pending[start : start + EMBED_BATCH]
         vectors = embedder.embed_passages([text for _, _, text in batch])
