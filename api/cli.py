@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +18,15 @@ from rich.table import Table
 
 from api import models_setup, runtime
 from api.settings import Settings, ensure_password
+from ingest.pipeline import IngestReport
 from kg.errors import SkgError
+from kg.models import CurationStatus
+
+
+class RemovedMode(StrEnum):
+    delete = "delete"
+    deprecate = "deprecate"
+
 
 EXAMPLE_QUESTION = "如何向宁德时代解释热失控防护方案？"
 SAMPLES = Path("data/samples")
@@ -185,28 +194,74 @@ def models_status() -> None:
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
+    collection: Annotated[
+        str | None, typer.Option(help="Collection name (default: each folder's name).")
+    ] = None,
+    on_removed: Annotated[
+        RemovedMode, typer.Option(help="What happens to atoms of files gone from a folder.")
+    ] = RemovedMode.delete,
+    sync_removed: Annotated[
+        bool, typer.Option(help="Remove documents whose files left an ingested folder.")
+    ] = True,
+    status: Annotated[
+        CurationStatus, typer.Option(help="Curation status of new atoms without one.")
+    ] = CurationStatus.DRAFT,
 ) -> None:
-    """Ingest documents into atoms in Neo4j, then bring the search index in step."""
-    from ingest.loaders import discover
-    from ingest.pipeline import ingest_paths
+    """Ingest documents into atoms in Neo4j, then bring the search index in step.
+
+    Markdown, text, Word (.docx), PDF, CSV/TSV/Excel (glossaries, customer lists, triples) and
+    JSON/JSONL (CRM exports, knowledge bases of triples). A bad file is reported and skipped.
+    """
+    from ingest.pipeline import IngestOptions, ingest_paths
+    from ingest.sources import discover
 
     settings = Settings()
+    options = IngestOptions(
+        collection=collection,
+        on_removed=on_removed.value,
+        sync_removed=sync_removed,
+        default_status=status,
+    )
     store = runtime.open_store(settings)
     try:
         files = discover(paths)
         with _progress() as progress:
             task = progress.add_task("Ingesting", total=len(files))
-            report = ingest_paths(paths, store, on_file=lambda _: progress.advance(task))
-        console.print(
-            f"Documents: {report.documents} ({report.documents_unchanged} unchanged); "
-            f"atoms written: {report.atoms_written}, removed: {report.atoms_removed}; "
-            f"failures: {len(report.failures)}"
-        )
-        for path, reason in report.failures:
-            err.print(f"[yellow]skipped[/yellow] {path}: {reason}")
+            report = ingest_paths(paths, store, options, on_file=lambda _: progress.advance(task))
+        _print_report(report)
         _sync(settings, store)
     finally:
         store.close()
+
+
+def _print_report(report: IngestReport) -> None:
+    table = Table("", "new", "changed", "unchanged", "removed", title="Ingest report")
+    table.add_row(
+        "documents",
+        str(report.documents_new),
+        f"{report.documents_changed} (+{report.documents_relinked} relinked)",
+        str(report.documents_unchanged),
+        str(report.documents_removed),
+    )
+    table.add_row(
+        "atoms",
+        str(report.atoms_created),
+        str(report.atoms_updated),
+        str(report.atoms_unchanged),
+        str(report.atoms_removed),
+    )
+    console.print(table)
+    console.print(
+        f"entities {report.entities}, relations {report.relations}, mentions {report.mentions}, "
+        f"near-duplicates linked {report.duplicates}; failures: {len(report.failures)}; "
+        f"{report.seconds:.1f} s",
+        soft_wrap=True,
+    )
+    if report.candidates:
+        words = "、".join(f"{w}({c})" for w, c, _ in report.candidates[:15])
+        console.print(f"unknown entity candidates for curators: {words}", soft_wrap=True)
+    for path, reason in report.failures:
+        err.print(f"[yellow]skipped[/yellow] {path}: {reason}", highlight=False)
 
 
 def _sync(settings: Settings, store: object) -> None:

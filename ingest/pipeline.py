@@ -1,77 +1,257 @@
-"""The ingest run: discover files, load, split, write to the graph, report."""
+"""The ingest run: parse, write entities, link, write changed atoms, sync removals, report.
+
+Documents are written in batches, one transaction each: the documents with their hashes, their
+new and changed atoms, deletions and mentions. An interrupted run, rerun, therefore redoes
+exactly the documents whose hashes did not land, and never duplicates an atom (atom ids are
+stable).
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
-from ingest.loaders import discover, load_text
-from ingest.splitter import document_id, split
+from ingest.dedup import near_duplicates
+from ingest.linking import EntityDictionary, load_into_jieba, unknown_candidates
+from ingest.parsed import ParsedSource
+from ingest.sources import discover, parse_file
+from ingest.splitter import SplitOptions
 from kg.errors import IngestError
-from kg.models import Document, content_hash
-from kg.store import GraphStore
+from kg.models import Atom, CurationStatus, EntityKind
+from kg.store import DocumentState, DocumentWrite, GraphStore
 
 logger = logging.getLogger(__name__)
+
+# Candidate detection reads text atoms only: fact atoms from triples are names already.
+CANDIDATE_KINDS = {"case_study", "post_mortem", "note", "crm_export"}
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """How an ingest run treats what it finds."""
+
+    collection: str | None = None
+    on_removed: Literal["delete", "deprecate"] = "delete"
+    sync_removed: bool = True
+    default_status: CurationStatus = CurationStatus.DRAFT
+    duplicate_threshold: float = 0.8
+    batch_atoms: int = 1000  # documents are written in transactions of about this many atoms
 
 
 @dataclass
 class IngestReport:
-    """What an ingest run did, file by file."""
+    """What an ingest run did."""
 
     documents: int = 0
+    documents_new: int = 0
+    documents_changed: int = 0
     documents_unchanged: int = 0
-    atoms_written: int = 0
+    documents_relinked: int = 0
+    documents_removed: int = 0
+    atoms_created: int = 0
+    atoms_updated: int = 0
+    atoms_unchanged: int = 0
     atoms_removed: int = 0
+    entities: int = 0
+    relations: int = 0
+    mentions: int = 0
+    duplicates: int = 0
+    candidates: list[tuple[str, int, list[str]]] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def atoms_written(self) -> int:
+        return self.atoms_created + self.atoms_updated
+
+
+@dataclass(frozen=True)
+class _Unit:
+    path: Path
+    relative: str
+    collection: str
 
 
 def ingest_paths(
     paths: list[Path],
     store: GraphStore,
+    options: IngestOptions | None = None,
     *,
-    root: Path | None = None,
     on_file: Callable[[Path], None] | None = None,
 ) -> IngestReport:
     """Ingest files and folders; a bad file is reported and skipped, the rest lands.
 
     Args:
-        paths: files or folders to ingest.
-        store: where documents and atoms are written.
-        root: base for document ids (default: each given folder, or a file's parent).
-        on_file: called after each file, for progress bars.
+        paths: files or folders. A folder is a collection (named after the folder unless
+            ``options.collection`` says otherwise); documents once ingested from it whose
+            files are gone are removed or deprecated.
+        store: where everything is written.
+        on_file: called after each file is parsed and after each is written (progress bars).
     """
+    options = options or IngestOptions()
+    started = time.perf_counter()
     report = IngestReport()
-    for given in paths:
-        base = root or (given if given.is_dir() else given.parent)
-        for path in discover([given]):
-            try:
-                _ingest_file(path, base, store, report)
-            except IngestError as exc:
-                logger.warning("skipped %s: %s", path, exc)
-                report.failures.append((str(path), str(exc)))
+    units = _units(paths, options)
+    known = {e.name: EntityKind(e.kind) for e in store.entity_dictionary()}
+    split_options = SplitOptions(default_status=options.default_status)
+
+    parsed: dict[Path, ParsedSource] = {}
+    for unit in units:
+        try:
+            parsed[unit.path] = parse_file(
+                unit.path, unit.relative, unit.collection, known, split_options
+            )
+        except IngestError as exc:
+            logger.warning("skipped %s: %s", unit.path, exc)
+            report.failures.append((str(unit.path), str(exc)))
             if on_file:
-                on_file(path)
+                on_file(unit.path)
+
+    states = store.document_states([p.document.id for p in parsed.values()])
+    changed = [p for p in parsed.values() if _content_changed(p, states.get(p.document.id))]
+    entities = [e for p in changed for e in p.entities]
+    relations = [r for p in changed for r in p.relations]
+    store.upsert_entities(entities)
+    store.upsert_relations(relations)
+    report.entities, report.relations = len({e.id for e in entities}), len(relations)
+
+    dictionary = EntityDictionary(store.entity_dictionary())
+    load_into_jieba(dictionary)
+    written: list[Atom] = []
+    batch: list[tuple[Path, DocumentWrite | None]] = []
+    for path, source in parsed.items():
+        change = _plan(source, states.get(source.document.id), dictionary, report)
+        batch.append((path, change))
+        if change:
+            written += change.upsert
+        if sum(len(c.upsert) + 1 for _, c in batch if c) >= options.batch_atoms:
+            _flush(batch, store, on_file)
+    _flush(batch, store, on_file)
+
+    _sync_removed(paths, units, report, store, options)
+    if written:
+        everything = store.atom_texts()
+        pairs = near_duplicates(
+            [(a.id, a.source.document_id, a.text) for a in written],
+            everything,
+            options.duplicate_threshold,
+        )
+        store.link_duplicates(pairs)
+        report.duplicates = len(pairs)
+        text_docs = {p.document.id for p in parsed.values() if p.document.kind in CANDIDATE_KINDS}
+        texts = [a.text for a in written if a.source.document_id in text_docs]
+        report.candidates = unknown_candidates(texts, dictionary)
+        store.save_candidates(report.candidates)
+    report.seconds = time.perf_counter() - started
     return report
 
 
-def _ingest_file(path: Path, base: Path, store: GraphStore, report: IngestReport) -> None:
-    source = load_text(path)
-    relative = path.resolve().relative_to(base.resolve()).as_posix()
-    doc_id = document_id(relative)
-    atoms = split(source, doc_id)
-    if not atoms:
-        raise IngestError(f"{path}: no section long enough to become an atom")
-    digest = content_hash(source.kind.value, source.title, *(a.content_hash for a in atoms))
+def _units(paths: list[Path], options: IngestOptions) -> list[_Unit]:
+    units = []
+    for given in paths:
+        base = given if given.is_dir() else given.parent
+        collection = options.collection or base.resolve().name
+        for path in discover([given]):
+            relative = path.resolve().relative_to(base.resolve()).as_posix()
+            units.append(_Unit(path, relative, collection))
+    return units
+
+
+def _content_changed(source: ParsedSource, state: DocumentState | None) -> bool:
+    return state is None or state.removed or state.content_hash != source.document.content_hash
+
+
+def _flush(
+    batch: list[tuple[Path, DocumentWrite | None]],
+    store: GraphStore,
+    on_file: Callable[[Path], None] | None,
+) -> None:
+    """Write a batch of documents in one transaction, then report their files done."""
+    changes = [change for _, change in batch if change is not None]
+    if changes:
+        store.write_documents(changes)
+    if on_file:
+        for path, _ in batch:
+            on_file(path)
+    batch.clear()
+
+
+def _plan(
+    source: ParsedSource,
+    state: DocumentState | None,
+    dictionary: EntityDictionary,
+    report: IngestReport,
+) -> DocumentWrite | None:
+    """What to write for one document (None when nothing changed); counts it in the report."""
+    doc = source.document
     report.documents += 1
-    if store.document_hash(doc_id) == digest:
-        report.documents_unchanged += 1
-        return
-    document = Document(
-        id=doc_id, path=relative, title=source.title, kind=source.kind, content_hash=digest
+    for atom in source.atoms:
+        linked = dictionary.entity_ids(f"{atom.title}\n{atom.text}")
+        atom.entities = list(dict.fromkeys([*atom.entities, *linked]))
+    content_same = (
+        state is not None and not state.removed and state.content_hash == doc.content_hash
     )
-    result = store.write_document(document, atoms)
-    report.atoms_written += result.written
-    report.atoms_removed += result.removed
-    logger.info("ingested %s: %d atoms", relative, result.written)
+    if content_same and state.link_hash == dictionary.fingerprint:
+        report.documents_unchanged += 1
+        report.atoms_unchanged += len(source.atoms)
+        return None
+    existing = state.atoms if state is not None else {}
+    # A document back after removal rewrites all its atoms (they were deprecated).
+    old = {} if state is not None and state.removed else existing
+    upsert = [a for a in source.atoms if old.get(a.id) != a.content_hash]
+    keep = {a.id for a in source.atoms}
+    delete = [atom_id for atom_id in existing if atom_id not in keep]
+    created = sum(1 for a in upsert if a.id not in existing)
+    report.atoms_created += created
+    report.atoms_updated += len(upsert) - created
+    report.atoms_unchanged += len(source.atoms) - len(upsert)
+    report.atoms_removed += len(delete)
+    report.mentions += sum(len(a.entities) for a in source.atoms)
+    if state is None:
+        report.documents_new += 1
+    elif content_same:
+        report.documents_relinked += 1
+    else:
+        report.documents_changed += 1
+    logger.info("planned %s: %d to write, %d to remove", doc.path, len(upsert), len(delete))
+    return DocumentWrite(
+        document=doc,
+        link_hash=dictionary.fingerprint,
+        about=source.about,
+        upsert=upsert,
+        delete=delete,
+        mentions={a.id: a.entities for a in source.atoms},
+    )
+
+
+def _sync_removed(
+    paths: list[Path],
+    units: list[_Unit],
+    report: IngestReport,
+    store: GraphStore,
+    options: IngestOptions,
+) -> None:
+    """Documents of a synced folder whose files are gone leave the graph (or are deprecated).
+
+    A file that is still there but failed to parse keeps its earlier atoms.
+    """
+    if not options.sync_removed:
+        return
+    present = {(u.collection, u.relative) for u in units}
+    for given in paths:
+        if not given.is_dir():
+            continue
+        collection = options.collection or given.resolve().name
+        gone = [
+            doc_id
+            for doc_id, path in store.collection_documents(collection).items()
+            if (collection, path) not in present
+        ]
+        if gone:
+            report.atoms_removed += store.remove_documents(gone, options.on_removed)
+            report.documents_removed += len(gone)
+            logger.info("%s %d documents gone from %s", options.on_removed, len(gone), collection)

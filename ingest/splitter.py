@@ -11,8 +11,9 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from ingest.loaders import SourceText
-from kg.models import Atom, AtomType, DocumentKind, SourceSpan
+from ingest.parsed import SourceText, metadata_entities, parse_status, parse_visibility
+from kg.errors import IngestError
+from kg.models import Atom, AtomType, CurationStatus, DocumentKind, SourceSpan
 
 _HEADING = re.compile(r"^(#{2,3})\s+(.+?)\s*$", re.MULTILINE)
 MIN_ATOM_CHARS = 8
@@ -23,7 +24,7 @@ SECTION_TYPES: tuple[tuple[tuple[str, ...], AtomType], ...] = (
     (("异议", "顾虑", "质疑"), AtomType.OBJECTION),
     (("竞品", "竞争对手", "对手"), AtomType.COMPETITOR),
     (("教训", "原因", "经过", "复盘", "改进"), AtomType.LESSON),
-    (("痛点", "挑战", "背景", "问题"), AtomType.PAIN_POINT),
+    (("痛点", "挑战", "问题"), AtomType.PAIN_POINT),
     (("方案", "做法", "技术"), AtomType.SOLUTION_POINT),
     (("成果", "证言", "效果", "收益"), AtomType.CASE),
 )
@@ -36,6 +37,13 @@ DEFAULT_TYPE = {
 
 
 @dataclass(frozen=True)
+class SplitOptions:
+    """Choices an ingest run makes for every atom it cuts."""
+
+    default_status: CurationStatus = CurationStatus.DRAFT
+
+
+@dataclass(frozen=True)
 class Section:
     heading: str
     text: str
@@ -43,13 +51,20 @@ class Section:
     end: int
 
 
-def document_id(relative_path: str) -> str:
-    """Stable id of a document from its path relative to the ingest root."""
-    return "doc-" + hashlib.sha1(relative_path.encode("utf-8")).hexdigest()[:16]
+def split(source: SourceText, doc_id: str, options: SplitOptions | None = None) -> list[Atom]:
+    """Cut a source into atoms; the atom ids are stable across runs.
 
-
-def split(source: SourceText, doc_id: str) -> list[Atom]:
-    """Cut a source into atoms; the atom ids are stable across runs."""
+    Front matter sets every atom's owner (负责人), visibility (可见范围: 公开/团队/个人), team
+    (团队) and curation status (状态: 草稿/已审核/已废弃), and the entities it is about.
+    """
+    options = options or SplitOptions()
+    meta = source.metadata
+    try:
+        visibility = parse_visibility(meta.get("可见范围"))
+        status = parse_status(meta.get("状态"), options.default_status)
+    except ValueError as exc:
+        raise IngestError(f"{source.path}: {exc}") from exc
+    about = [e.id for e in metadata_entities(meta)[0]]
     atoms = []
     for ordinal, section in enumerate(_sections(source.body)):
         text = section.text.strip()
@@ -75,6 +90,11 @@ def split(source: SourceText, doc_id: str) -> list[Atom]:
                     start=source.body_offset + section.start,
                     end=source.body_offset + section.end,
                 ),
+                entities=list(about),
+                owner=meta.get("负责人"),
+                visibility=visibility,
+                team=meta.get("团队"),
+                status=status,
             )
         )
     return atoms

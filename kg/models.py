@@ -1,4 +1,7 @@
-"""The graph's records as pydantic models: documents and the knowledge atoms cut from them."""
+"""The graph's records as pydantic models: documents, knowledge atoms, entities and relations.
+
+See docs/graph-model.md for the graph they form.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ class AtomType(StrEnum):
     PAIN_POINT = "pain_point"  # 客户痛点
     SOLUTION_POINT = "solution_point"  # 方案要点
     COMPETITOR = "competitor"  # 竞品
+    FACT = "fact"  # 知识卡片: what the graph knows about one entity (from triples)
 
 
 ATOM_TYPE_LABELS_ZH: dict[AtomType, str] = {
@@ -31,6 +35,7 @@ ATOM_TYPE_LABELS_ZH: dict[AtomType, str] = {
     AtomType.PAIN_POINT: "客户痛点",
     AtomType.SOLUTION_POINT: "方案要点",
     AtomType.COMPETITOR: "竞品",
+    AtomType.FACT: "知识卡片",
 }
 
 
@@ -40,7 +45,53 @@ class DocumentKind(StrEnum):
     CASE_STUDY = "case_study"  # 成功案例
     POST_MORTEM = "post_mortem"  # 失败复盘
     GLOSSARY = "glossary"  # 行业术语
+    CUSTOMER_LIST = "customer_list"  # 客户名单
+    CRM_EXPORT = "crm_export"  # CRM 导出
+    TRIPLES = "triples"  # (实体, 关系, 值)
     NOTE = "note"  # anything else
+
+
+class Visibility(StrEnum):
+    """Who may see an atom."""
+
+    PUBLIC = "public"
+    TEAM = "team"
+    PRIVATE = "private"
+
+
+class CurationStatus(StrEnum):
+    """Where an atom stands in the curators' review."""
+
+    DRAFT = "draft"
+    APPROVED = "approved"
+    DEPRECATED = "deprecated"
+
+
+class EntityKind(StrEnum):
+    """Typed entities; each is also a Neo4j label (``Customer``, ``Term``...)."""
+
+    CUSTOMER = "Customer"
+    INDUSTRY = "Industry"
+    PRODUCT = "Product"
+    COMPETITOR = "Competitor"
+    TERM = "Term"
+    REGION = "Region"
+    ROLE = "Role"
+    PERSON = "Person"
+    THING = "Thing"  # an entity of imported triples whose kind is unknown
+
+
+class RelationType(StrEnum):
+    """Typed relations between entities; triples with other names become ``RELATED``."""
+
+    IN_INDUSTRY = "IN_INDUSTRY"  # customer -> industry
+    LOCATED_IN = "LOCATED_IN"  # customer -> region
+    RELATED_TO = "RELATED_TO"  # term -> term
+    COMPETES_WITH = "COMPETES_WITH"  # competitor -> product
+    CARES_ABOUT = "CARES_ABOUT"  # customer -> term
+    FOR_INDUSTRY = "FOR_INDUSTRY"  # product -> industry
+    BUYS = "BUYS"  # customer -> product
+    RELATED = "RELATED"  # anything else, with its name kept on the relationship
 
 
 class Document(BaseModel):
@@ -48,13 +99,15 @@ class Document(BaseModel):
 
     id: str
     path: str
+    collection: str
     title: str
     kind: DocumentKind
     content_hash: str
+    metadata: dict[str, str] = Field(default_factory=dict)
 
 
 class SourceSpan(BaseModel):
-    """Where in its document an atom's text comes from."""
+    """Where in its document an atom's text comes from (character offsets)."""
 
     document_id: str
     section: str
@@ -70,15 +123,48 @@ class Atom(BaseModel):
     title: str
     text: str
     source: SourceSpan
-    status: str = "approved"
-    visibility: str = "public"
+    entities: list[str] = Field(default_factory=list, description="ids of mentioned entities")
+    owner: str | None = None
+    contributors: list[str] = Field(default_factory=list)
+    visibility: Visibility = Visibility.PUBLIC
+    team: str | None = None
+    status: CurationStatus = CurationStatus.DRAFT
     version: int = 1
     content_hash: str = ""
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
     def model_post_init(self, _context: object) -> None:
         if not self.content_hash:
-            self.content_hash = content_hash(self.type, self.title, self.text)
+            self.content_hash = content_hash(
+                self.type, self.title, self.text, self.visibility, self.owner or ""
+            )
+
+
+class Entity(BaseModel):
+    """Something atoms talk about: a customer, an industry, a term..."""
+
+    kind: EntityKind
+    name: str
+    aliases: list[str] = Field(default_factory=list)
+    description: str | None = None
+
+    @property
+    def id(self) -> str:
+        return entity_id(self.kind, self.name)
+
+
+class Relation(BaseModel):
+    """A directed, typed edge between two entities (``name`` keeps the source's wording)."""
+
+    source: str
+    type: RelationType
+    target: str
+    name: str
+
+
+def entity_id(kind: EntityKind, name: str) -> str:
+    return f"{kind.value.lower()}:{name}"
 
 
 def content_hash(*parts: str) -> str:

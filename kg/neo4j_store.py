@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Literal
 
 import neo4j
 from neo4j import Driver, GraphDatabase
@@ -12,9 +13,9 @@ from neo4j.exceptions import AuthError, ServiceUnavailable
 
 from kg import queries
 from kg.errors import GraphAuthError, GraphUnavailableError
-from kg.models import Atom, Document, SourceSpan
+from kg.models import Atom, Entity, EntityKind, Relation, RelationType, SourceSpan
 from kg.schema import ensure_schema
-from kg.store import StoredAtom, WriteResult
+from kg.store import DictionaryEntry, DocumentState, DocumentWrite, StoredAtom
 
 logger = logging.getLogger(__name__)
 
@@ -66,26 +67,115 @@ class Neo4jGraphStore:
     def ensure_schema(self, dimensions: int) -> None:
         ensure_schema(self._driver, self._database, dimensions)
 
-    def document_hash(self, document_id: str) -> str | None:
-        records = self._run(queries.DOCUMENT_HASH, id=document_id)
-        return records[0]["content_hash"] if records else None
+    def document_states(self, ids: Sequence[str]) -> dict[str, DocumentState]:
+        states = {}
+        for start in range(0, len(ids), WRITE_BATCH):
+            for r in self._run(queries.DOCUMENT_STATES, ids=list(ids[start : start + WRITE_BATCH])):
+                atoms = {atom_id: digest for atom_id, digest in r["atoms"] if atom_id is not None}
+                states[r["id"]] = DocumentState(
+                    r["content_hash"], r["link_hash"], r["removed"], atoms
+                )
+        return states
 
-    def write_document(self, document: Document, atoms: Sequence[Atom]) -> WriteResult:
-        """Write a document and its atoms in one transaction; drop atoms it no longer has."""
-        rows = [_atom_row(atom) for atom in atoms]
+    def write_documents(self, changes: Sequence[DocumentWrite]) -> None:
+        """Write documents with their changed atoms, deletions and mentions in one transaction."""
+        docs = [
+            {
+                **c.document.model_dump(mode="json", exclude={"metadata"}),
+                "metadata": json.dumps(c.document.metadata, ensure_ascii=False),
+                "link_hash": c.link_hash,
+                "about": c.about,
+            }
+            for c in changes
+        ]
+        deletions = [atom_id for c in changes for atom_id in c.delete]
+        atoms = [_atom_row(atom) for c in changes for atom in c.upsert]
+        mentions = [{"id": i, "entities": e} for c in changes for i, e in c.mentions.items()]
 
-        def work(tx: neo4j.ManagedTransaction) -> int:
-            tx.run(queries.UPSERT_DOCUMENT, doc=document.model_dump(mode="json"))
-            for start in range(0, len(rows), WRITE_BATCH):
-                tx.run(queries.UPSERT_ATOMS, atoms=rows[start : start + WRITE_BATCH])
-            record = tx.run(
-                queries.DELETE_STALE_ATOMS, doc_id=document.id, keep_ids=[a.id for a in atoms]
-            ).single()
-            return int(record["removed"]) if record else 0
+        def work(tx: neo4j.ManagedTransaction) -> None:
+            for batch in _batches(docs):
+                tx.run(queries.UPSERT_DOCUMENTS, docs=batch)
+            for start in range(0, len(deletions), WRITE_BATCH):
+                tx.run(queries.DELETE_ATOMS, ids=deletions[start : start + WRITE_BATCH])
+            for batch in _batches(atoms):
+                tx.run(queries.UPSERT_ATOMS, atoms=batch)
+            for batch in _batches(mentions):
+                tx.run(queries.SET_MENTIONS, rows=batch)
 
         with self._driver.session(database=self._database) as session:
-            removed = session.execute_write(work)
-        return WriteResult(written=len(rows), removed=removed)
+            session.execute_write(work)
+
+    def collection_documents(self, collection: str) -> dict[str, str]:
+        records = self._run(queries.COLLECTION_DOCUMENTS, collection=collection)
+        return {r["id"]: r["path"] for r in records}
+
+    def remove_documents(self, ids: Sequence[str], mode: Literal["delete", "deprecate"]) -> int:
+        query = queries.DELETE_DOCUMENTS if mode == "delete" else queries.DEPRECATE_DOCUMENTS
+        return int(self._run(query, ids=list(ids))[0]["atoms"]) if ids else 0
+
+    def upsert_entities(self, entities: Sequence[Entity]) -> None:
+        merged: dict[str, Entity] = {}
+        for entity in entities:
+            if entity.id in merged:
+                old = merged[entity.id]
+                aliases = old.aliases + [a for a in entity.aliases if a not in old.aliases]
+                entity = old.model_copy(
+                    update={
+                        "aliases": aliases,
+                        "description": old.description or entity.description,
+                    }
+                )
+            merged[entity.id] = entity
+        for kind in EntityKind:
+            rows = [
+                {
+                    "id": e.id,
+                    "name": e.name,
+                    "kind": e.kind.value,
+                    "aliases": e.aliases,
+                    "description": e.description,
+                }
+                for e in merged.values()
+                if e.kind is kind
+            ]
+            for batch in _batches(rows):
+                self._run(queries.UPSERT_ENTITIES[kind], rows=batch)
+
+    def upsert_relations(self, relations: Sequence[Relation]) -> None:
+        for rel_type in RelationType:
+            rows = list(
+                {
+                    (r.source, r.target, r.name): {
+                        "source": r.source,
+                        "target": r.target,
+                        "name": r.name,
+                    }
+                    for r in relations
+                    if r.type is rel_type
+                }.values()
+            )
+            for batch in _batches(rows):
+                self._run(queries.UPSERT_RELATIONS[rel_type], rows=batch)
+
+    def entity_dictionary(self) -> list[DictionaryEntry]:
+        return [
+            DictionaryEntry(r["id"], r["name"], list(r["aliases"]), r["kind"])
+            for r in self._run(queries.ENTITY_DICTIONARY)
+        ]
+
+    def save_candidates(self, rows: Sequence[tuple[str, int, list[str]]]) -> None:
+        payload = [{"name": n, "count": c, "examples": ex} for n, c, ex in rows]
+        for batch in _batches(payload):
+            self._run(queries.SAVE_CANDIDATES, rows=batch)
+        self._run(queries.PRUNE_CANDIDATES)
+
+    def atom_texts(self) -> list[tuple[str, str, str]]:
+        return [(r["id"], r["document_id"], r["text"]) for r in self._run(queries.ATOM_TEXTS)]
+
+    def link_duplicates(self, pairs: Sequence[tuple[str, str, float]]) -> None:
+        payload = [{"duplicate": a, "original": b, "similarity": s} for a, b, s in pairs]
+        for batch in _batches(payload):
+            self._run(queries.LINK_DUPLICATES, pairs=batch)
 
     def atoms_needing_embedding(self) -> list[tuple[str, str, str]]:
         return [
@@ -93,13 +183,8 @@ class Neo4jGraphStore:
         ]
 
     def set_embeddings(self, rows: Iterable[tuple[str, list[float]]]) -> None:
-        batch: list[dict[str, Any]] = []
-        for atom_id, vector in rows:
-            batch.append({"id": atom_id, "embedding": vector})
-            if len(batch) >= WRITE_BATCH:
-                self._run(queries.SET_EMBEDDINGS, rows=batch)
-                batch = []
-        if batch:
+        payload = [{"id": atom_id, "embedding": vector} for atom_id, vector in rows]
+        for batch in _batches(payload):
             self._run(queries.SET_EMBEDDINGS, rows=batch)
 
     def embeddings(self) -> list[tuple[str, int, list[float]]]:
@@ -111,7 +196,7 @@ class Neo4jGraphStore:
 
     def counts(self) -> dict[str, int]:
         record = self._run(queries.COUNTS)[0]
-        return {"atoms": record["atoms"], "documents": record["documents"]}
+        return {key: int(value) for key, value in record.items()}
 
     def server_info(self) -> dict[str, str]:
         """Neo4j and APOC versions, for status pages."""
@@ -128,6 +213,11 @@ class Neo4jGraphStore:
         self._driver.close()
 
 
+def _batches(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    for start in range(0, len(rows), WRITE_BATCH):
+        yield rows[start : start + WRITE_BATCH]
+
+
 def _atom_row(atom: Atom) -> dict[str, Any]:
     return {
         "id": atom.id,
@@ -138,8 +228,11 @@ def _atom_row(atom: Atom) -> dict[str, Any]:
         "section": atom.source.section,
         "start": atom.source.start,
         "end": atom.source.end,
-        "status": atom.status,
-        "visibility": atom.visibility,
+        "status": atom.status.value,
+        "visibility": atom.visibility.value,
+        "team": atom.team,
+        "owner": atom.owner,
+        "contributors": atom.contributors,
         "content_hash": atom.content_hash,
     }
 
@@ -153,10 +246,15 @@ def _stored_atom(r: neo4j.Record) -> StoredAtom:
         source=SourceSpan(
             document_id=r["document_id"], section=r["section"], start=r["start"], end=r["end"]
         ),
-        status=r["status"],
+        entities=r["entities"],
+        owner=r["owner"],
+        contributors=r["contributors"],
         visibility=r["visibility"],
+        team=r["team"],
+        status=r["status"],
         version=r["version"],
         content_hash=r["content_hash"],
+        created_at=r["created_at"].to_native(),
         updated_at=r["updated_at"].to_native(),
     )
     return StoredAtom(

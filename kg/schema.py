@@ -18,6 +18,11 @@ CONSTRAINTS = (
     "CREATE CONSTRAINT atom_id IF NOT EXISTS FOR (a:Atom) REQUIRE a.id IS UNIQUE",
     "CREATE CONSTRAINT document_id IF NOT EXISTS FOR (d:Document) REQUIRE d.id IS UNIQUE",
     "CREATE CONSTRAINT entity_id IF NOT EXISTS FOR (e:Entity) REQUIRE e.id IS UNIQUE",
+    "CREATE CONSTRAINT candidate_name IF NOT EXISTS "
+    "FOR (c:EntityCandidate) REQUIRE c.name IS UNIQUE",
+    "CREATE INDEX document_collection IF NOT EXISTS FOR (d:Document) ON (d.collection)",
+    "CREATE INDEX entity_name IF NOT EXISTS FOR (e:Entity) ON (e.name)",
+    "CREATE INDEX atom_status IF NOT EXISTS FOR (a:Atom) ON (a.status)",
 )
 
 FULLTEXT = (

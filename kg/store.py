@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
 
-from kg.models import Atom, Document
+from kg.models import Atom, Document, Entity, Relation
 
 
 @dataclass(frozen=True)
@@ -19,21 +19,61 @@ class StoredAtom:
 
 
 @dataclass(frozen=True)
-class WriteResult:
-    """What one document's write changed."""
+class DocumentState:
+    """What the graph holds of a document: its hashes and its atoms' content hashes."""
 
-    written: int
-    removed: int
+    content_hash: str | None
+    link_hash: str | None
+    removed: bool
+    atoms: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DictionaryEntry:
+    """An entity as the linker needs it."""
+
+    id: str
+    name: str
+    aliases: list[str]
+    kind: str
+
+
+@dataclass(frozen=True)
+class DocumentWrite:
+    """One document's changes; a batch of them is written in one transaction."""
+
+    document: Document
+    link_hash: str
+    about: list[str]
+    upsert: list[Atom]
+    delete: list[str]
+    mentions: dict[str, list[str]]
 
 
 class GraphStore(Protocol):
-    """Persistence of documents, atoms and their embeddings."""
+    """Persistence of documents, atoms, entities, relations and embeddings."""
 
     def ensure_schema(self, dimensions: int) -> None: ...
 
-    def document_hash(self, document_id: str) -> str | None: ...
+    def document_states(self, ids: Sequence[str]) -> dict[str, DocumentState]: ...
 
-    def write_document(self, document: Document, atoms: Sequence[Atom]) -> WriteResult: ...
+    def write_documents(self, changes: Sequence[DocumentWrite]) -> None: ...
+
+    def collection_documents(self, collection: str) -> dict[str, str]: ...
+
+    def remove_documents(self, ids: Sequence[str], mode: Literal["delete", "deprecate"]) -> int: ...
+
+    def upsert_entities(self, entities: Sequence[Entity]) -> None: ...
+
+    def upsert_relations(self, relations: Sequence[Relation]) -> None: ...
+
+    def entity_dictionary(self) -> list[DictionaryEntry]: ...
+
+    def save_candidates(self, rows: Sequence[tuple[str, int, list[str]]]) -> None: ...
+
+    def atom_texts(self) -> list[tuple[str, str, str]]: ...
+
+    def link_duplicates(self, pairs: Sequence[tuple[str, str, float]]) -> None: ...
 
     def atoms_needing_embedding(self) -> list[tuple[str, str, str]]: ...
 

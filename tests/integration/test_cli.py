@@ -76,7 +76,8 @@ def test_ingest_then_ask_typed_and_spoken(cli_env):
     typed = run("ask", QUESTION, "--json")
     assert typed.exit_code == 0, typed.output
     answer = json.loads(typed.output)
-    assert answer["citations"][0]["document_path"] == "cases/catl-thermal-runaway.md"
+    top_paths = [c["document_path"] for c in answer["citations"][:5]]
+    assert "cases/catl-thermal-runaway.md" in top_paths
 
     spoken = run("ask", "--audio", str(SHARED_EVAL / "speech_zh/questions/q01.wav"), "--json")
     assert spoken.exit_code == 0, spoken.output

@@ -3,46 +3,113 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Literal
 
 import numpy as np
 
-from kg.models import Atom, Document
-from kg.store import StoredAtom, WriteResult
+from kg.models import Atom, CurationStatus, Document, Entity, Relation
+from kg.store import DictionaryEntry, DocumentState, DocumentWrite, StoredAtom
 
 
 class MemoryGraphStore:
-    """Keeps documents and atoms in dicts; counts writes so tests can assert on them."""
+    """Keeps the graph in dicts; counts document writes so tests can assert on them."""
 
     def __init__(self) -> None:
         self.documents: dict[str, Document] = {}
+        self.doc_state: dict[str, tuple[str, str, bool]] = {}
         self.atoms_by_id: dict[str, Atom] = {}
         self.vectors: dict[str, list[float]] = {}
+        self.entities: dict[str, Entity] = {}
+        self.relations: set[tuple[str, str, str, str]] = set()
+        self.mentions: dict[str, list[str]] = {}
+        self.duplicates: list[tuple[str, str, float]] = []
+        self.candidates: list[tuple[str, int, list[str]]] = []
         self.writes = 0
 
     def ensure_schema(self, dimensions: int) -> None:
         pass
 
-    def document_hash(self, document_id: str) -> str | None:
-        doc = self.documents.get(document_id)
-        return doc.content_hash if doc else None
+    def document_states(self, ids: Sequence[str]) -> dict[str, DocumentState]:
+        states = {}
+        for document_id in ids:
+            if document_id in self.doc_state:
+                content, link, removed = self.doc_state[document_id]
+                atoms = {
+                    a.id: a.content_hash
+                    for a in self.atoms_by_id.values()
+                    if a.source.document_id == document_id
+                }
+                states[document_id] = DocumentState(content, link, removed, atoms)
+        return states
 
-    def write_document(self, document: Document, atoms: Sequence[Atom]) -> WriteResult:
+    def write_documents(self, changes: Sequence[DocumentWrite]) -> None:
         self.writes += 1
-        self.documents[document.id] = document
-        stale = [
-            i
-            for i, a in self.atoms_by_id.items()
-            if a.source.document_id == document.id and i not in {x.id for x in atoms}
-        ]
-        for atom_id in stale:
-            del self.atoms_by_id[atom_id]
+        for change in changes:
+            self._write(change)
+
+    def _write(self, change: DocumentWrite) -> None:
+        doc = change.document
+        self.documents[doc.id] = doc
+        self.doc_state[doc.id] = (doc.content_hash, change.link_hash, False)
+        for atom_id in change.delete:
+            self.atoms_by_id.pop(atom_id, None)
             self.vectors.pop(atom_id, None)
-        for atom in atoms:
+        for atom in change.upsert:
             old = self.atoms_by_id.get(atom.id)
-            if old is None or old.content_hash != atom.content_hash:
+            version = old.version + 1 if old else 1
+            self.atoms_by_id[atom.id] = atom.model_copy(update={"version": version})
+            self.vectors.pop(atom.id, None)
+        self.mentions.update(change.mentions)
+
+    def collection_documents(self, collection: str) -> dict[str, str]:
+        return {
+            d.id: d.path
+            for d in self.documents.values()
+            if d.collection == collection and not self.doc_state[d.id][2]
+        }
+
+    def remove_documents(self, ids: Sequence[str], mode: Literal["delete", "deprecate"]) -> int:
+        affected = [a for a in self.atoms_by_id.values() if a.source.document_id in ids]
+        for atom in affected:
+            if mode == "delete":
+                del self.atoms_by_id[atom.id]
                 self.vectors.pop(atom.id, None)
-            self.atoms_by_id[atom.id] = atom
-        return WriteResult(written=len(atoms), removed=len(stale))
+            else:
+                atom.status = CurationStatus.DEPRECATED
+        for doc_id in ids:
+            if mode == "delete":
+                del self.documents[doc_id]
+                del self.doc_state[doc_id]
+            else:
+                content, link, _ = self.doc_state[doc_id]
+                self.doc_state[doc_id] = (content, link, True)
+        return len(affected)
+
+    def upsert_entities(self, entities: Sequence[Entity]) -> None:
+        for entity in entities:
+            old = self.entities.get(entity.id)
+            aliases = (old.aliases if old else []) + [
+                a for a in entity.aliases if not old or a not in old.aliases
+            ]
+            self.entities[entity.id] = entity.model_copy(update={"aliases": aliases})
+
+    def upsert_relations(self, relations: Sequence[Relation]) -> None:
+        self.relations |= {(r.source, r.type.value, r.target, r.name) for r in relations}
+
+    def entity_dictionary(self) -> list[DictionaryEntry]:
+        return [
+            DictionaryEntry(e.id, e.name, list(e.aliases), e.kind.value)
+            for e in self.entities.values()
+        ]
+
+    def save_candidates(self, rows: Sequence[tuple[str, int, list[str]]]) -> None:
+        self.candidates = list(rows)
+
+    def atom_texts(self) -> list[tuple[str, str, str]]:
+        return [(a.id, a.source.document_id, a.text) for a in self.atoms_by_id.values()]
+
+    def link_duplicates(self, pairs: Sequence[tuple[str, str, float]]) -> None:
+        self.duplicates += pairs
 
     def atoms_needing_embedding(self) -> list[tuple[str, str, str]]:
         return [
@@ -53,7 +120,11 @@ class MemoryGraphStore:
         self.vectors.update(rows)
 
     def embeddings(self) -> list[tuple[str, int, list[float]]]:
-        return [(i, self.atoms_by_id[i].version, v) for i, v in sorted(self.vectors.items())]
+        return [
+            (i, self.atoms_by_id[i].version, v)
+            for i, v in sorted(self.vectors.items())
+            if self.atoms_by_id[i].status is not CurationStatus.DEPRECATED
+        ]
 
     def atoms(self, ids: Sequence[str]) -> list[StoredAtom]:
         out = []

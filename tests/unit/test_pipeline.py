@@ -1,6 +1,7 @@
 import pytest
 
-from ingest.pipeline import ingest_paths
+from ingest.pipeline import IngestOptions, ingest_paths
+from kg.models import CurationStatus
 from retrieval.dense import DenseRetriever, FaissIndex
 from retrieval.index_sync import sync_index
 from tests.unit.fakes import HashEmbedder, MemoryGraphStore
@@ -66,3 +67,110 @@ def test_index_finds_the_matching_atom(corpus, tmp_path_factory):
     retriever = DenseRetriever(embedder, FaissIndex.load(index_dir))
     best = retriever.search("七轴机器人路径规划", 1)[0]
     assert "七轴机器人" in store.atoms_by_id[best.atom_id].text
+
+
+CASE = (
+    "---\n类型: 成功案例\n客户: 宁德时代\n---\n# 宁德项目\n\n"
+    "## 方案\nCATL的PACK采用气凝胶隔热垫阻断热失控蔓延，成组效率损失仅0.6%。\n"
+)
+
+
+@pytest.fixture
+def graph_corpus(tmp_path):
+    root = tmp_path / "kb"
+    (root / "cases").mkdir(parents=True)
+    (root / "glossary").mkdir()
+    (root / "cases" / "catl.md").write_text(CASE)
+    (root / "cases" / "weld.md").write_text(GOOD)
+    (root / "glossary" / "terms.csv").write_text(
+        "术语,别名,行业,定义,相关术语\n热失控,TR,动力电池,电芯温度失控上升并连锁放热。,\n"
+    )
+    return root
+
+
+def test_entities_land_first_so_documents_link_to_them(graph_corpus):
+    store = MemoryGraphStore()
+    report = ingest_paths([graph_corpus], store)
+    assert report.failures == []
+    catl_atom = next(a for a in store.atoms_by_id.values() if "气凝胶" in a.text)
+    assert {"customer:宁德时代", "term:热失控"} <= set(store.mentions[catl_atom.id])
+
+
+def test_a_new_alias_relinks_without_rewriting_atoms(graph_corpus):
+    store = MemoryGraphStore()
+    ingest_paths([graph_corpus], store)
+    catl_atom = next(a for a in store.atoms_by_id.values() if "气凝胶" in a.text)
+    assert "customer:宁德时代" in store.mentions[catl_atom.id]
+    (graph_corpus / "customers.csv").write_text("客户,别名,行业\n宁德时代,CATL,动力电池\n")
+    (graph_corpus / "cases" / "catl.md").write_text(CASE.replace("客户: 宁德时代\n", ""))
+    report = ingest_paths([graph_corpus], store)
+    assert report.atoms_updated == 0 or report.documents_changed == 1
+    # Linked through the alias CATL, not through front matter any more.
+    assert "customer:宁德时代" in store.mentions[catl_atom.id]
+
+
+def test_removed_file_is_deleted_or_deprecated(graph_corpus):
+    store = MemoryGraphStore()
+    ingest_paths([graph_corpus], store)
+    (graph_corpus / "cases" / "weld.md").unlink()
+    report = ingest_paths([graph_corpus], store, IngestOptions(on_removed="deprecate"))
+    assert report.documents_removed == 1 and report.atoms_removed == 2
+    deprecated = [a for a in store.atoms_by_id.values() if a.status is CurationStatus.DEPRECATED]
+    assert len(deprecated) == 2
+    assert ingest_paths([graph_corpus], store).documents_removed == 0  # already gone
+    (graph_corpus / "cases" / "weld.md").write_text(GOOD)
+    back = ingest_paths([graph_corpus], store)
+    assert back.atoms_updated == 2
+    assert not any(a.status is CurationStatus.DEPRECATED for a in store.atoms_by_id.values())
+    (graph_corpus / "cases" / "weld.md").unlink()
+    report = ingest_paths([graph_corpus], store)
+    assert report.atoms_removed == 2
+    assert not any("七轴" in a.text for a in store.atoms_by_id.values())
+
+
+def test_a_file_that_turns_bad_keeps_its_earlier_atoms(graph_corpus):
+    store = MemoryGraphStore()
+    ingest_paths([graph_corpus], store)
+    before = len(store.atoms_by_id)
+    (graph_corpus / "cases" / "weld.md").write_bytes("# 坏\n\n## 背景\n内容".encode("gb18030"))
+    report = ingest_paths([graph_corpus], store)
+    assert len(report.failures) == 1 and report.documents_removed == 0
+    assert len(store.atoms_by_id) == before
+
+
+def test_interrupted_run_finishes_on_rerun_without_duplicates(graph_corpus):
+    store = MemoryGraphStore()
+
+    class Interrupt(Exception):
+        pass
+
+    writes = []
+
+    def stop_after_first_write(_path):
+        writes.append(1)
+        if store.writes == 1:
+            raise Interrupt
+
+    one_per_transaction = IngestOptions(batch_atoms=1)
+    with pytest.raises(Interrupt):
+        ingest_paths([graph_corpus], store, one_per_transaction, on_file=stop_after_first_write)
+    assert store.writes == 1
+    report = ingest_paths([graph_corpus], store)
+    assert report.documents_unchanged == 1 and report.documents_new == 2
+    again = MemoryGraphStore()
+    ingest_paths([graph_corpus], again)
+    assert sorted(store.atoms_by_id) == sorted(again.atoms_by_id)
+
+
+def test_near_duplicate_atoms_across_documents_are_linked(graph_corpus):
+    (graph_corpus / "cases" / "catl-v2.md").write_text(
+        CASE.replace("宁德项目", "宁德项目（修订版）")
+    )
+    store = MemoryGraphStore()
+    report = ingest_paths([graph_corpus], store)
+    assert report.duplicates == 1
+    (duplicate, original, similarity) = store.duplicates[0]
+    assert store.atoms_by_id[duplicate].source.document_id != (
+        store.atoms_by_id[original].source.document_id
+    )
+    assert similarity >= 0.8

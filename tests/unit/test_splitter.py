@@ -1,7 +1,8 @@
 import pytest
 
-from ingest.loaders import discover, load_text
-from ingest.splitter import document_id, split
+from ingest.sources import discover, parse_file
+from ingest.sources.markdown import load_text
+from ingest.splitter import SplitOptions, split
 from kg.errors import IngestError
 from kg.models import AtomType, DocumentKind
 
@@ -35,10 +36,10 @@ def _write(tmp_path, name, text, encoding="utf-8"):
 
 def test_case_study_splits_by_section_with_types(tmp_path):
     source = load_text(_write(tmp_path, "case.md", CASE))
-    atoms = split(source, document_id("case.md"))
+    atoms = split(source, "doc-case")
     assert [a.source.section for a in atoms] == ["背景", "方案", "推荐话术", "成果"]
     assert [a.type for a in atoms] == [
-        AtomType.PAIN_POINT,
+        AtomType.CASE,  # 背景 is the case's context
         AtomType.SOLUTION_POINT,
         AtomType.TALK_TRACK,
         AtomType.CASE,
@@ -112,7 +113,7 @@ def test_bad_files_raise_clear_errors(tmp_path, content, encoding, message):
 
 def test_unsupported_suffix_is_refused(tmp_path):
     with pytest.raises(IngestError, match="unsupported"):
-        load_text(_write(tmp_path, "deck.pptx", "x"))
+        parse_file(_write(tmp_path, "deck.pptx", "x"), "deck.pptx", "c", {}, SplitOptions())
 
 
 def test_discovery_skips_readmes_and_unsupported_files(tmp_path):

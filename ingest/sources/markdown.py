@@ -1,18 +1,13 @@
-"""Read source files into ``SourceText``: title, kind, metadata and body."""
+"""Markdown and plain text: optional ``---`` front matter, a ``#`` title, ``##`` sections."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingest.parsed import SourceText
 from kg.errors import IngestError
 from kg.models import DocumentKind
-
-SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt")
-MAX_FILE_BYTES = 5 * 1024 * 1024
-# A folder's README describes the folder; it is not sales knowledge.
-IGNORED_STEMS = {"readme"}
 
 KIND_BY_LABEL = {
     "成功案例": DocumentKind.CASE_STUDY,
@@ -30,47 +25,17 @@ KIND_BY_FOLDER = {
 _FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
 
 
-@dataclass(frozen=True)
-class SourceText:
-    """A source file's text and what is known about it."""
-
-    path: Path
-    title: str
-    kind: DocumentKind
-    body: str
-    body_offset: int
-    metadata: dict[str, str] = field(default_factory=dict)
-
-
-def discover(paths: list[Path]) -> list[Path]:
-    """Supported files under the given files and folders, in a stable order."""
-    found: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found += sorted(
-                p
-                for p in path.rglob("*")
-                if p.suffix.lower() in SUPPORTED_SUFFIXES and p.stem.lower() not in IGNORED_STEMS
-            )
-        elif path.exists():
-            found.append(path)
-        else:
-            raise IngestError(f"{path}: no such file or folder")
-    return found
-
-
-def load_text(path: Path) -> SourceText:
-    """Read a Markdown or plain-text file (UTF-8) with optional ``---`` front matter."""
-    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise IngestError(f"{path}: unsupported file type {path.suffix!r}")
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise IngestError(f"{path}: {size} bytes is over the {MAX_FILE_BYTES} byte limit")
+def read_utf8(path: Path) -> str:
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise IngestError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    text = text.replace("\r\n", "\n")
+    return text.replace("\r\n", "\n")
+
+
+def load_text(path: Path) -> SourceText:
+    """Read a Markdown or plain-text file (UTF-8) with optional ``---`` front matter."""
+    text = read_utf8(path)
     metadata: dict[str, str] = {}
     offset = 0
     if match := _FRONT_MATTER.match(text):
@@ -80,7 +45,11 @@ def load_text(path: Path) -> SourceText:
                 raise IngestError(f"{path}: front matter line {line!r} is not 'key: value'")
             metadata[key.strip()] = value.strip()
         offset = match.end()
-    body = text[offset:]
+    return source_text(path, text[offset:], metadata, offset)
+
+
+def source_text(path: Path, body: str, metadata: dict[str, str], offset: int = 0) -> SourceText:
+    """Wrap extracted text (from any format) with its title and kind."""
     if not body.strip():
         raise IngestError(f"{path}: the file has no text")
     return SourceText(

@@ -1,0 +1,130 @@
+"""Entity linking in Chinese: a dictionary of names and aliases from the graph.
+
+The same dictionary drives an Aho-Corasick automaton (leftmost-longest matching, so 宁德时代 wins
+over 宁德) and jieba's user dictionary (so the tokenizer keeps 热失控 and 宁德时代 whole). Words
+that look like names but are in no dictionary are counted as candidates for curators.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+
+import ahocorasick
+
+from kg.store import DictionaryEntry
+
+MIN_SURFACE_CHARS = 2
+_ASCII = re.compile(r"^[\x00-\x7f]+$")
+_ALNUM = re.compile(r"[0-9a-z]")
+_ACRONYM = re.compile(r"^[A-Z][A-Z0-9\-+]{1,11}$")
+_CJK_WORD = re.compile(r"^[\u4e00-\u9fff]{2,8}$")
+
+
+def normalize(text: str) -> str:
+    """Full-width to half-width (NFKC) and lower case, so CATL = ＣＡＴＬ = catl."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+class EntityDictionary:
+    """Surface forms (names and aliases) of every entity, matched in one pass over a text."""
+
+    def __init__(self, entries: Iterable[DictionaryEntry]) -> None:
+        self._surfaces: dict[str, set[str]] = defaultdict(set)
+        for entry in entries:
+            for surface in (entry.name, *entry.aliases):
+                key = normalize(surface.strip())
+                if len(key) >= MIN_SURFACE_CHARS:
+                    self._surfaces[key].add(entry.id)
+        self._automaton = ahocorasick.Automaton()
+        for key, ids in self._surfaces.items():
+            self._automaton.add_word(key, (key, tuple(sorted(ids))))
+        if self._surfaces:
+            self._automaton.make_automaton()
+        digest = hashlib.sha256()
+        for key in sorted(self._surfaces):
+            digest.update(f"{key}\x1f{','.join(sorted(self._surfaces[key]))}\n".encode())
+        self.fingerprint = digest.hexdigest()
+
+    def __len__(self) -> int:
+        return len(self._surfaces)
+
+    def __contains__(self, surface: str) -> bool:
+        return normalize(surface) in self._surfaces
+
+    def find(self, text: str) -> list[tuple[int, int, str, tuple[str, ...]]]:
+        """Non-overlapping leftmost-longest matches: (start, end, surface, entity ids).
+
+        ASCII surfaces must stand alone (``TR`` does not match inside ``CTRL``).
+        """
+        if not self._surfaces:
+            return []
+        norm = normalize(text)
+        found = []
+        for end, (surface, ids) in self._automaton.iter_long(norm):
+            start = end - len(surface) + 1
+            if _ASCII.match(surface) and _ALNUM.search(surface[0] + surface[-1]):
+                before = norm[start - 1] if start > 0 else " "
+                after = norm[end + 1] if end + 1 < len(norm) else " "
+                if _ALNUM.match(before) or _ALNUM.match(after):
+                    continue
+            found.append((start, end + 1, surface, ids))
+        return found
+
+    def entity_ids(self, text: str) -> list[str]:
+        """Ids of the entities a text mentions, in order of first mention."""
+        seen: dict[str, None] = {}
+        for _, _, _, ids in self.find(text):
+            for entity_id in ids:
+                seen.setdefault(entity_id, None)
+        return list(seen)
+
+    def surfaces(self) -> list[str]:
+        return list(self._surfaces)
+
+
+def load_into_jieba(dictionary: EntityDictionary) -> None:
+    """Teach jieba every name and alias so they stay whole tokens."""
+    import jieba
+
+    for surface in dictionary.surfaces():
+        if not _ASCII.match(surface):
+            jieba.add_word(surface, freq=2000, tag="nz")
+
+
+def unknown_candidates(
+    texts: Sequence[str], dictionary: EntityDictionary, *, min_count: int = 3, top: int = 50
+) -> list[tuple[str, int, list[str]]]:
+    """Name-like words in several texts that no entity carries: (word, texts, examples).
+
+    Name-like: an acronym such as ``CTP`` or ``LFP``, or a Chinese word that jieba found only
+    through its HMM (it is in neither jieba's dictionary nor ours), such as a product name.
+    """
+    import jieba
+
+    known = jieba.dt.FREQ
+    counts: Counter[str] = Counter()
+    examples: dict[str, list[str]] = defaultdict(list)
+    for text in texts:
+        words = set()
+        for token in jieba.cut(text):
+            word = token.strip()
+            if _ACRONYM.match(word) or (_CJK_WORD.match(word) and word not in known):
+                words.add(word)
+        for word in words:
+            if word in dictionary:
+                continue
+            counts[word] += 1
+            if len(examples[word]) < 3:
+                examples[word].append(_context(text, word))
+    return [(w, c, examples[w]) for w, c in counts.most_common() if c >= min_count][:top]
+
+
+def _context(text: str, word: str, width: int = 20) -> str:
+    body_start = text.find("】") + 1 if text.startswith("【") else 0
+    at = text.find(word, body_start)
+    at = at if at >= 0 else text.find(word)
+    return text[max(0, at - width) : at + len(word) + width].replace("\n", " ")
