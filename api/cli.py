@@ -281,6 +281,33 @@ def _sync(settings: Settings, store: object) -> None:
     )
 
 
+@app.command("export-corpus")
+def export_corpus(
+    folder: Annotated[Path, typer.Argument(help="A folder of sources, e.g. data/samples.")],
+    out: Annotated[Path, typer.Argument(help="Where to write the BEIR corpus.jsonl.")],
+) -> None:
+    """Write a folder's atoms as a BEIR corpus (_id, title, text), without Neo4j.
+
+    Atom ids are the ones `skg ingest` gives, so golden-set judgments carry over.
+    """
+    from ingest.sources import parse_folder
+
+    count = 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as f:
+        for source in parse_folder(folder):
+            for atom in source.atoms:
+                row = {
+                    "_id": atom.id,
+                    "title": atom.title,
+                    "text": atom.text,
+                    "metadata": {"type": atom.type.value, "path": source.document.path},
+                }
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                count += 1
+    console.print(f"{count} atoms written to {out}")
+
+
 @index_app.command("sync")
 def index_sync() -> None:
     """Embed new or changed atoms and rewrite the FAISS index from the graph."""

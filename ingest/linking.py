@@ -21,7 +21,7 @@ MIN_SURFACE_CHARS = 2
 _ASCII = re.compile(r"^[\x00-\x7f]+$")
 _ALNUM = re.compile(r"[0-9a-z]")
 _ACRONYM = re.compile(r"^[A-Z][A-Z0-9\-+]{1,11}$")
-_CJK_WORD = re.compile(r"^[\u4e00-\u9fff]{2,8}$")
+_CJK_WORD = re.compile(r"^[\u4e00-\u9fff]{3,8}$")  # two-character HMM words are mostly noise
 
 
 def normalize(text: str) -> str:

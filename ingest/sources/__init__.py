@@ -40,6 +40,22 @@ def discover(paths: list[Path]) -> list[Path]:
     return found
 
 
+def parse_folder(folder: Path, options: SplitOptions | None = None) -> list[ParsedSource]:
+    """Every source of a folder, parsed as an ingest would (collection = the folder's name),
+    without touching the graph; used to export the corpus that golden sets judge."""
+    collection = folder.resolve().name
+    return [
+        parse_file(
+            path,
+            path.resolve().relative_to(folder.resolve()).as_posix(),
+            collection,
+            {},
+            options or SplitOptions(),
+        )
+        for path in discover([folder])
+    ]
+
+
 def document_id(collection: str, relative_path: str) -> str:
     """Stable id of a document from its collection and its path inside it."""
     key = f"{collection}/{relative_path}"
