@@ -31,8 +31,7 @@ from kg.errors import (
     IndexNotReadyError,
     SkgError,
 )
-from retrieval.dense import DenseRetriever, FaissIndex
-from retrieval.service import SearchService
+from retrieval.index_bundle import IndexBundle
 
 logger = logging.getLogger(__name__)
 
@@ -51,10 +50,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = runtime.open_store(settings)
         embedder = runtime.load_embedder(settings)
-        index = FaissIndex.load(settings.index_path)
+        bundle = IndexBundle.load(settings.index_path)
         app.state.store = store
-        app.state.index = index
-        app.state.search = SearchService(DenseRetriever(embedder, index), store)
+        app.state.index = bundle
+        app.state.search = runtime.search_service(settings, store, embedder, bundle)
         yield
         store.close()
 
@@ -85,16 +84,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/health", response_model=Health)
     def health(store: StoreDep, index: IndexDep) -> Health:
         counts = store.counts()
-        return Health(status="ok", neo4j="up", atoms=counts["atoms"], indexed=len(index.ids))
+        return Health(status="ok", neo4j="up", atoms=counts["atoms"], indexed=len(index.versions))
 
     @app.post("/v1/search", response_model=SearchResponse)
     def search(request: SearchRequest, service: SearchDep) -> SearchResponse:
-        results = service.search(request.query, request.top_k)
+        response = service.search(request.query, request.top_k, request.filters())
         return SearchResponse(
             query=request.query,
+            intent=response.query.intent.value,
+            entities=[e.surface for e in response.query.entities],
             hits=[
                 SearchHitPublic(
                     score=r.score,
+                    sources=r.sources,
+                    path=list(r.path),
                     atom=AtomPublic(
                         id=r.atom.atom.id,
                         type=r.atom.atom.type.value,
@@ -112,13 +115,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         end=r.atom.atom.source.end,
                     ),
                 )
-                for r in results
+                for r in response.results
             ],
         )
 
     @app.post("/v1/ask", response_model=AskResponse)
     def ask(request: AskRequest, service: SearchDep) -> AskResponse:
-        answer = service.ask(request.question, request.top_k)
+        answer = service.ask(request.question, request.top_k, request.filters())
         return AskResponse(answer=answer, text=answer.to_text())
 
     return app

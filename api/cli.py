@@ -21,6 +21,12 @@ from api.settings import Settings, ensure_password
 from ingest.pipeline import IngestReport
 from kg.errors import SkgError
 from kg.models import CurationStatus
+from kg.neo4j_store import Neo4jGraphStore
+
+
+class CmrcLevel(StrEnum):
+    paragraph = "paragraph"
+    sentence = "sentence"
 
 
 class RemovedMode(StrEnum):
@@ -264,7 +270,7 @@ def _print_report(report: IngestReport) -> None:
         err.print(f"[yellow]skipped[/yellow] {path}: {reason}", highlight=False)
 
 
-def _sync(settings: Settings, store: object) -> None:
+def _sync(settings: Settings, store: Neo4jGraphStore, *, rebuild: bool = False) -> None:
     from retrieval.index_sync import sync_index
 
     embedder = runtime.load_embedder(settings)
@@ -273,11 +279,15 @@ def _sync(settings: Settings, store: object) -> None:
         report = sync_index(
             store,
             embedder,
-            settings.index_path,  # type: ignore[arg-type]
+            settings.index_path,
+            rebuild=rebuild,
             on_batch=lambda done, total: progress.update(task, completed=done, total=total),
         )
     console.print(
-        f"Index: {report.embedded} atoms embedded, {report.indexed} indexed ({settings.index_path})"
+        f"Index: {report.embedded} atoms embedded; {report.indexed} indexed "
+        f"(+{report.added} new, {report.changed} changed, -{report.removed} removed) "
+        f"in {settings.index_path}",
+        soft_wrap=True,
     )
 
 
@@ -309,14 +319,96 @@ def export_corpus(
 
 
 @index_app.command("sync")
-def index_sync() -> None:
-    """Embed new or changed atoms and rewrite the FAISS index from the graph."""
+def index_sync(
+    rebuild: Annotated[
+        bool, typer.Option(help="Rebuild every index from Neo4j, ignoring the old one.")
+    ] = False,
+) -> None:
+    """Bring FAISS, BM25 and the graph snapshot in line with Neo4j (only changes are embedded)."""
     settings = Settings()
     store = runtime.open_store(settings)
     try:
-        _sync(settings, store)
+        _sync(settings, store, rebuild=rebuild)
     finally:
         store.close()
+
+
+@index_app.command("check")
+def index_check() -> None:
+    """Report drift between the search index and the graph; exit 1 when they differ."""
+    from retrieval.index_sync import check_drift
+
+    settings = Settings()
+    store = runtime.open_store(settings)
+    try:
+        drift = check_drift(store, settings.index_path)
+    finally:
+        store.close()
+    for label, ids in (("missing", drift.missing), ("stale", drift.stale), ("extra", drift.extra)):
+        console.print(f"{label}: {len(ids)}" + (f"  e.g. {', '.join(ids[:3])}" if ids else ""))
+    if not drift.in_sync:
+        err.print("The index is out of step with the graph: run `skg index sync`.")
+        raise typer.Exit(1)
+    console.print("The index is in step with the graph.")
+
+
+@app.command("eval")
+def evaluate(
+    data: Annotated[
+        Path | None, typer.Argument(help="A BEIR folder (corpus.jsonl, queries.jsonl, qrels/).")
+    ] = None,
+    cmrc: Annotated[
+        Path | None, typer.Option(help="A CMRC 2018 (SQuAD-format) file instead of DATA.")
+    ] = None,
+    level: Annotated[CmrcLevel, typer.Option(help="CMRC unit.")] = CmrcLevel.sentence,
+    graph_from: Annotated[
+        Path | None, typer.Option(help="Source folder whose entities form the graph.")
+    ] = None,
+    split: Annotated[str, typer.Option(help="qrels split (qrels/SPLIT.tsv).")] = "test",
+    run: Annotated[
+        Path | None, typer.Option(help="Write the fused ranking as a TREC run file.")
+    ] = None,
+) -> None:
+    """nDCG@10, Recall@1/5/10 and MRR of each retriever and of the fusions.
+
+    The corpus is indexed in isolation, in memory; nothing touches the sales graph.
+    """
+    from api.evaluate import graph_for_corpus
+    from retrieval.beir import cmrc_to_beir, load_beir, write_trec_run
+    from retrieval.evaluation import PRIMARY, run_evaluation
+
+    if (data is None) == (cmrc is None):
+        raise typer.BadParameter("give either DATA (a BEIR folder) or --cmrc FILE")
+    settings = Settings()
+    beir = load_beir(data, split) if data else cmrc_to_beir(cmrc, level.value)  # type: ignore[arg-type]
+    dictionary, snapshot = graph_for_corpus(beir, graph_from) if graph_from else (None, None)
+    embedder = runtime.load_embedder(settings)
+    with _progress() as progress:
+        task = progress.add_task("Queries", total=len(beir.qrels))
+        result = run_evaluation(
+            beir,
+            embedder,
+            dictionary=dictionary,
+            snapshot=snapshot,
+            cache_dir=settings.home / "cache" / "embeddings",
+            on_query=lambda: progress.advance(task),
+        )
+    table = Table(
+        "system",
+        "nDCG@10",
+        "R@1",
+        "R@5",
+        "R@10",
+        "MRR",
+        title=f"{len(beir.corpus)} documents, {len(beir.qrels)} judged queries",
+    )
+    for system, metrics in result.metrics.items():
+        table.add_row(system, *(f"{v:.3f}" for v in metrics.values()))
+    console.print(table)
+    if run is not None:
+        fused = PRIMARY if PRIMARY in result.runs else "hybrid(dense+lexical)"
+        write_trec_run(run, result.runs[fused], tag=f"saleskg-{fused}")
+        console.print(f"TREC run of {fused} written to {run}")
 
 
 # -- questions -------------------------------------------------------------------------------

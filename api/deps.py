@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from kg.neo4j_store import Neo4jGraphStore
-from retrieval.dense import FaissIndex
+from retrieval.index_bundle import IndexBundle
 from retrieval.service import SearchService
 
 
@@ -19,10 +19,10 @@ def _store(request: Request) -> Neo4jGraphStore:
     return request.app.state.store
 
 
-def _index(request: Request) -> FaissIndex:
+def _index(request: Request) -> IndexBundle:
     return request.app.state.index
 
 
-IndexDep = Annotated[FaissIndex, Depends(_index)]
+IndexDep = Annotated[IndexBundle, Depends(_index)]
 SearchDep = Annotated[SearchService, Depends(_service)]
 StoreDep = Annotated[Neo4jGraphStore, Depends(_store)]

@@ -8,9 +8,14 @@ from api.settings import Settings
 from kg.errors import ConfigError
 from kg.neo4j_store import Neo4jGraphStore, connect
 from kg.server import LocalNeo4jServer, ServerConfig
-from retrieval.dense import DenseRetriever, FaissIndex
+from retrieval.dense import DenseRetriever
 from retrieval.embedding.base import Embedder
 from retrieval.embedding.sentence_transformer import SentenceTransformerEmbedder
+from retrieval.graph import GraphRetriever
+from retrieval.hybrid import HybridRetriever
+from retrieval.index_bundle import IndexBundle
+from retrieval.lexical import LexicalRetriever
+from retrieval.query import QueryAnalyzer
 from retrieval.service import SearchService
 from speech.base import Transcriber
 
@@ -72,6 +77,21 @@ def load_transcriber(settings: Settings) -> Transcriber:
     return FasterWhisperTranscriber(path)
 
 
-def search_service(settings: Settings, store: Neo4jGraphStore, embedder: Embedder) -> SearchService:
-    index = FaissIndex.load(settings.index_path)
-    return SearchService(DenseRetriever(embedder, index), store)
+def search_service(
+    settings: Settings,
+    store: Neo4jGraphStore,
+    embedder: Embedder,
+    bundle: IndexBundle | None = None,
+) -> SearchService:
+    """Dense, lexical and graph retrieval over the synced index, fused (docs/retrieval.md)."""
+    bundle = bundle or IndexBundle.load(settings.index_path)
+    dictionary = bundle.graph.dictionary()
+    retriever = HybridRetriever(
+        {
+            "dense": DenseRetriever(embedder, bundle.dense),
+            "lexical": LexicalRetriever(bundle.lexical),
+            "graph": GraphRetriever(bundle.graph),
+        },
+        bundle.graph,
+    )
+    return SearchService(QueryAnalyzer(dictionary), retriever, store)

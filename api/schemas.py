@@ -4,11 +4,31 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from kg.models import AtomType, CurationStatus
 from retrieval.answer import Answer
+from retrieval.hybrid import Filters
 from retrieval.service import MAX_QUERY_CHARS
 
 
-class SearchRequest(BaseModel):
+class FilterFields(BaseModel):
+    """Optional filters: atom types, curation statuses, and entities (customers, industries...)
+    the atoms must mention, by id (``customer:宁德时代``) or name."""
+
+    types: list[AtomType] | None = Field(None, examples=[["case", "lesson"]])
+    statuses: list[CurationStatus] | None = Field(None, examples=[["approved"]])
+    entities: list[str] | None = Field(None, examples=[["customer:宁德时代"]])
+
+    def filters(self) -> Filters:
+        return Filters(
+            types=frozenset(t.value for t in self.types) if self.types else None,
+            statuses=frozenset(s.value for s in self.statuses)
+            if self.statuses
+            else Filters().statuses,
+            entities=frozenset(self.entities) if self.entities else None,
+        )
+
+
+class SearchRequest(FilterFields):
     query: str = Field(
         min_length=1,
         max_length=MAX_QUERY_CHARS,
@@ -37,16 +57,20 @@ class CitationPublic(BaseModel):
 
 class SearchHitPublic(BaseModel):
     score: float
+    sources: dict[str, float] = Field(description="each retriever's own score for this atom")
+    path: list[str] = Field(description="graph path that made the atom relevant, if any")
     atom: AtomPublic
     citation: CitationPublic
 
 
 class SearchResponse(BaseModel):
     query: str
+    intent: str
+    entities: list[str]
     hits: list[SearchHitPublic]
 
 
-class AskRequest(BaseModel):
+class AskRequest(FilterFields):
     question: str = Field(
         min_length=1, max_length=MAX_QUERY_CHARS, examples=["如何向宁德时代解释热失控防护方案？"]
     )

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Literal
 
 from ingest.dedup import near_duplicates
-from ingest.linking import EntityDictionary, load_into_jieba, unknown_candidates
 from ingest.parsed import ParsedSource
 from ingest.sources import discover, parse_file
 from ingest.splitter import SplitOptions
+from kg.dictionary import EntityDictionary, load_into_jieba, unknown_candidates
 from kg.errors import IngestError
 from kg.models import Atom, CurationStatus, EntityKind
 from kg.store import DocumentState, DocumentWrite, GraphStore

@@ -15,7 +15,7 @@ from kg import queries
 from kg.errors import GraphAuthError, GraphUnavailableError
 from kg.models import Atom, Entity, EntityKind, Relation, RelationType, SourceSpan
 from kg.schema import ensure_schema
-from kg.store import DictionaryEntry, DocumentState, DocumentWrite, StoredAtom
+from kg.store import DictionaryEntry, DocumentState, DocumentWrite, GraphRows, StoredAtom
 
 logger = logging.getLogger(__name__)
 
@@ -193,6 +193,19 @@ class Neo4jGraphStore:
     def atoms(self, ids: Sequence[str]) -> list[StoredAtom]:
         by_id = {r["id"]: r for r in self._run(queries.ATOMS_BY_ID, ids=list(ids))}
         return [_stored_atom(by_id[i]) for i in ids if i in by_id]
+
+    def snapshot(self) -> GraphRows:
+        return GraphRows(
+            atoms=[r.data() for r in self._run(queries.SNAPSHOT_ATOMS)],
+            entities=[
+                DictionaryEntry(r["id"], r["name"], list(r["aliases"]), r["kind"])
+                for r in self._run(queries.SNAPSHOT_ENTITIES)
+            ],
+            relations=[
+                (r["source"], r["name"], r["target"]) for r in self._run(queries.SNAPSHOT_RELATIONS)
+            ],
+            mentions=[(r["atom"], r["entity"]) for r in self._run(queries.SNAPSHOT_MENTIONS)],
+        )
 
     def counts(self) -> dict[str, int]:
         record = self._run(queries.COUNTS)[0]

@@ -182,6 +182,25 @@ RETURN a.id AS id, a.type AS type, a.title AS title, a.text AS text,
        d.id AS document_id, d.title AS document_title, d.path AS document_path
 """
 
+# -- the snapshot retrieval keeps in memory -----------------------------------------------------
+SNAPSHOT_ATOMS = """
+MATCH (a:Atom)
+RETURN a.id AS id, a.title AS title, a.text AS text, a.type AS type, a.status AS status,
+       a.visibility AS visibility, a.team AS team, a.owner AS owner
+"""
+
+SNAPSHOT_ENTITIES = """
+MATCH (e:Entity)
+RETURN e.id AS id, e.name AS name, e.kind AS kind, coalesce(e.aliases, []) AS aliases
+"""
+
+SNAPSHOT_RELATIONS = """
+MATCH (a:Entity)-[r]->(b:Entity)
+RETURN a.id AS source, coalesce(r.name, type(r)) AS name, b.id AS target
+"""
+
+SNAPSHOT_MENTIONS = "MATCH (a:Atom)-[:MENTIONS]->(e:Entity) RETURN a.id AS atom, e.id AS entity"
+
 COUNTS = """
 CALL () { MATCH (a:Atom) RETURN count(a) AS atoms }
 CALL () { MATCH (d:Document) RETURN count(d) AS documents }

@@ -50,6 +50,17 @@ class DocumentWrite:
     mentions: dict[str, list[str]]
 
 
+@dataclass(frozen=True)
+class GraphRows:
+    """What retrieval keeps in memory: every atom's text and metadata, the entity layer, and
+    which atom mentions which entity."""
+
+    atoms: list[dict[str, str | None]]
+    entities: list[DictionaryEntry]
+    relations: list[tuple[str, str, str]]
+    mentions: list[tuple[str, str]]
+
+
 class GraphStore(Protocol):
     """Persistence of documents, atoms, entities, relations and embeddings."""
 
@@ -82,6 +93,8 @@ class GraphStore(Protocol):
     def embeddings(self) -> list[tuple[str, int, list[float]]]: ...
 
     def atoms(self, ids: Sequence[str]) -> list[StoredAtom]: ...
+
+    def snapshot(self) -> GraphRows: ...
 
     def counts(self) -> dict[str, int]: ...
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from kg.models import AtomType
 from kg.store import StoredAtom
+from retrieval.query import Intent, Query
 
 MAX_POINT_CHARS = 160
 _LIST_MARKER = re.compile(r"^\s*(?:[-*+•]|\d+[.、)）])\s*")
@@ -23,11 +24,29 @@ SECTIONS: tuple[tuple[str, tuple[AtomType, ...]], ...] = (
     ("术语解释", (AtomType.TERM,)),
     ("支撑案例", (AtomType.CASE,)),
     ("风险与教训", (AtomType.LESSON, AtomType.COMPETITOR)),
+    ("客户与背景", (AtomType.FACT,)),
 )
+# The section a question's intent puts first.
+LEAD_SECTION = {
+    Intent.DEFINITION: "术语解释",
+    Intent.OBJECTION: "推荐话术",
+    Intent.HOWTO: "推荐话术",
+    Intent.CASE: "支撑案例",
+    Intent.LESSON: "风险与教训",
+}
+INTENT_LABELS_ZH = {
+    Intent.DEFINITION: "术语解释",
+    Intent.HOWTO: "怎么做/怎么讲",
+    Intent.CASE: "找案例",
+    Intent.OBJECTION: "异议应对",
+    Intent.LESSON: "复盘教训",
+    Intent.EXPLAIN: "综合说明",
+}
 
 
 class Citation(BaseModel):
-    """Where a point comes from: the atom and its source document."""
+    """Where a point comes from: the atom, its source document, and the graph path (if any)
+    that made it relevant to the question."""
 
     number: int
     atom_id: str
@@ -35,6 +54,7 @@ class Citation(BaseModel):
     document_title: str
     document_path: str
     section: str
+    path: list[str] = []
 
 
 class AnswerPoint(BaseModel):
@@ -51,6 +71,8 @@ class Answer(BaseModel):
     """The composed answer: sections of cited points and the citation list."""
 
     question: str
+    intent: str = Intent.EXPLAIN.value
+    entities: list[str] = []
     sections: list[AnswerSection]
     citations: list[Citation]
 
@@ -58,7 +80,11 @@ class Answer(BaseModel):
         """Plain-text rendering for terminals and chat."""
         if not self.sections:
             return f"问题：{self.question}\n未找到相关知识，请换个说法或联系知识运营补充。"
-        lines = [f"问题：{self.question}", ""]
+        lines = [f"问题：{self.question}"]
+        understood = f"理解：{INTENT_LABELS_ZH.get(Intent(self.intent), '综合说明')}"
+        if self.entities:
+            understood += f"；识别到 {'、'.join(self.entities)}"
+        lines += [understood, ""]
         for section in self.sections:
             lines.append(f"【{section.heading}】")
             for point in section.points:
@@ -67,17 +93,19 @@ class Answer(BaseModel):
             lines.append("")
         lines.append("引用：")
         for c in self.citations:
+            via = f"  关联路径：{' → '.join(c.path)}" if len(c.path) > 1 else ""
             lines.append(
-                f"[{c.number}] {c.atom_title}（{c.document_path} · {c.section or '全文'}）"
+                f"[{c.number}] {c.atom_title}（{c.document_path} · {c.section or '全文'}）{via}"
             )
         return "\n".join(lines)
 
 
-def compose(question: str, atoms: Sequence[StoredAtom]) -> Answer:
-    """Group the atoms (best first) into answer sections and number their citations."""
+def compose(query: Query, found: Sequence[tuple[StoredAtom, Sequence[str]]]) -> Answer:
+    """Group the atoms (best first) into sections, the intent's section first; number the
+    citations and keep each atom's graph path."""
     citations: list[Citation] = []
     by_type: dict[AtomType, list[AnswerPoint]] = {}
-    for stored in atoms:
+    for stored, path in found:
         atom = stored.atom
         number = len(citations) + 1
         citations.append(
@@ -88,6 +116,7 @@ def compose(question: str, atoms: Sequence[StoredAtom]) -> Answer:
                 document_title=stored.document_title,
                 document_path=stored.document_path,
                 section=atom.source.section,
+                path=[*path, atom.title] if path else [],
             )
         )
         by_type.setdefault(atom.type, []).append(
@@ -98,7 +127,15 @@ def compose(question: str, atoms: Sequence[StoredAtom]) -> Answer:
         points = [p for t in types for p in by_type.get(t, [])]
         if points:
             sections.append(AnswerSection(heading=heading, points=points))
-    return Answer(question=question, sections=sections, citations=citations)
+    lead = LEAD_SECTION.get(query.intent)
+    sections.sort(key=lambda s: s.heading != lead)
+    return Answer(
+        question=query.text,
+        intent=query.intent.value,
+        entities=list(dict.fromkeys(e.surface for e in query.entities)),
+        sections=sections,
+        citations=citations,
+    )
 
 
 def _body_lines(text: str) -> list[str]:

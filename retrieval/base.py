@@ -5,14 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from retrieval.query import Query
+
 
 @dataclass(frozen=True)
 class Hit:
-    """One atom found by one retriever, with that retriever's score."""
+    """One atom found by one retriever, with that retriever's score.
+
+    ``path`` names the graph path that made the atom relevant (graph retrieval only), e.g.
+    ``("宁德时代", "动力电池", "比亚迪")``.
+    """
 
     atom_id: str
     score: float
     retriever: str
+    path: tuple[str, ...] = ()
 
 
 class Retriever(Protocol):
@@ -20,4 +27,4 @@ class Retriever(Protocol):
 
     name: str
 
-    def search(self, query: str, top_k: int) -> list[Hit]: ...
+    def search(self, query: Query, top_k: int) -> list[Hit]: ...

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,16 +14,22 @@ import numpy as np
 from kg.errors import IndexNotReadyError
 from retrieval.base import Hit
 from retrieval.embedding.base import Embedder
+from retrieval.query import Query
 
 logger = logging.getLogger(__name__)
 
 INDEX_FILE = "atoms.faiss"
 MANIFEST_FILE = "manifest.json"
+# Exact search below this many atoms, HNSW above (docs/retrieval.md has the measurements).
+HNSW_THRESHOLD = 50_000
+HNSW_M = 32
+HNSW_EF_SEARCH = 128
 
 
 @dataclass
 class FaissIndex:
-    """Exact inner-product search over unit vectors (= cosine), with atom ids and versions."""
+    """Inner-product search over unit vectors (= cosine), with atom ids and versions: exact
+    below ``HNSW_THRESHOLD`` atoms, HNSW above."""
 
     index: faiss.Index
     ids: list[str]
@@ -35,7 +40,14 @@ class FaissIndex:
     def build(
         cls, ids: Sequence[str], versions: Sequence[int], vectors: np.ndarray, model: str
     ) -> FaissIndex:
-        index = faiss.IndexFlatIP(int(vectors.shape[1]))
+        dims = int(vectors.shape[1])
+        if len(vectors) >= HNSW_THRESHOLD:
+            # Approximate above the threshold: exact search grows linearly with the atoms.
+            index = faiss.IndexHNSWFlat(dims, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = 80
+            index.hnsw.efSearch = HNSW_EF_SEARCH
+        else:
+            index = faiss.IndexFlatIP(dims)
         if len(vectors):
             index.add(np.ascontiguousarray(vectors, dtype=np.float32))
         return cls(index=index, ids=list(ids), versions=list(versions), model=model)
@@ -51,11 +63,8 @@ class FaissIndex:
         return [(self.ids[r], float(s)) for s, r in zip(scores[0], rows[0], strict=True) if r >= 0]
 
     def save(self, directory: Path) -> None:
-        """Write index and manifest into a fresh folder, then swap it in."""
-        staging = directory.with_name(directory.name + ".partial")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        faiss.write_index(self.index, str(staging / INDEX_FILE))
+        directory.mkdir(parents=True, exist_ok=True)
+        faiss.write_index(self.index, str(directory / INDEX_FILE))
         manifest = {
             "model": self.model,
             "dimensions": self.dimensions,
@@ -63,13 +72,7 @@ class FaissIndex:
             "index_type": type(self.index).__name__,
             "atoms": dict(zip(self.ids, self.versions, strict=True)),
         }
-        (staging / MANIFEST_FILE).write_text(json.dumps(manifest, ensure_ascii=False))
-        old = directory.with_name(directory.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if directory.exists():
-            directory.rename(old)
-        staging.rename(directory)
-        shutil.rmtree(old, ignore_errors=True)
+        (directory / MANIFEST_FILE).write_text(json.dumps(manifest, ensure_ascii=False))
 
     @classmethod
     def load(cls, directory: Path) -> FaissIndex:
@@ -102,8 +105,8 @@ class DenseRetriever:
         self._embedder = embedder
         self._index = index
 
-    def search(self, query: str, top_k: int) -> list[Hit]:
-        vector = self._embedder.embed_queries([query])[0]
+    def search(self, query: Query, top_k: int) -> list[Hit]:
+        vector = self._embedder.embed_queries([query.text])[0]
         return [
             Hit(atom_id=i, score=s, retriever=self.name)
             for i, s in self._index.search(vector, top_k)

@@ -1,7 +1,9 @@
-"""Keep the FAISS index in step with the graph: embed what is new or changed, rebuild the index.
+"""Keep the search indexes in step with the graph, incrementally, and check for drift.
 
-Embeddings live on the atoms in Neo4j too, so the index can always be rebuilt from the graph
-alone without embedding again.
+Embeddings live on the atoms in Neo4j, so only new or changed atoms are embedded; FAISS is then
+rebuilt from the stored vectors, BM25 from cached tokens (only new or changed atoms are
+tokenised again), and the graph snapshot from the graph. Deprecated atoms leave the indexes.
+Everything can be rebuilt from Neo4j alone (``rebuild=True``), without re-embedding.
 """
 
 from __future__ import annotations
@@ -16,16 +18,35 @@ import numpy as np
 from kg.store import GraphStore
 from retrieval.dense import FaissIndex
 from retrieval.embedding.base import Embedder
+from retrieval.graph import GraphSnapshot
+from retrieval.index_bundle import IndexBundle
+from retrieval.lexical import LexicalIndex
+from retrieval.tokenize import tokenize
 
 logger = logging.getLogger(__name__)
 
 EMBED_BATCH = 64
+SEARCHABLE = {"draft", "approved"}
 
 
 @dataclass(frozen=True)
 class SyncReport:
     embedded: int
     indexed: int
+    added: int
+    changed: int
+    removed: int
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    missing: list[str]  # searchable in the graph, absent from the index
+    stale: list[str]  # indexed at an older version
+    extra: list[str]  # indexed, but deleted or deprecated in the graph
+
+    @property
+    def in_sync(self) -> bool:
+        return not (self.missing or self.stale or self.extra)
 
 
 def sync_index(
@@ -33,13 +54,10 @@ def sync_index(
     embedder: Embedder,
     index_dir: Path,
     *,
+    rebuild: bool = False,
     on_batch: Callable[[int, int], None] | None = None,
 ) -> SyncReport:
-    """Embed atoms without embeddings, then write the FAISS index from the graph's vectors.
-
-    Args:
-        on_batch: called with (done, total) after each embedding batch, for progress bars.
-    """
+    """Embed what lacks a vector, then write dense, lexical and graph indexes from the graph."""
     pending = store.atoms_needing_embedding()
     if on_batch:
         on_batch(0, len(pending))
@@ -52,15 +70,61 @@ def sync_index(
         )
         if on_batch:
             on_batch(min(start + EMBED_BATCH, len(pending)), len(pending))
+
+    previous = None if rebuild or not IndexBundle.exists(index_dir) else IndexBundle.load(index_dir)
+    old_versions = previous.versions if previous else {}
+    old_tokens = previous.tokens if previous else {}
+
     rows = store.embeddings()
+    versions = {atom_id: version for atom_id, version, _ in rows}
     vectors = (
         np.asarray([v for _, _, v in rows], dtype=np.float32)
         if rows
         else np.zeros((0, embedder.dimensions), dtype=np.float32)
     )
-    index = FaissIndex.build(
-        [i for i, _, _ in rows], [v for _, v, _ in rows], vectors, model=embedder.name
+    dense = FaissIndex.build(list(versions), list(versions.values()), vectors, embedder.name)
+
+    graph_rows = store.snapshot()
+    texts = {a["id"]: f"{a['title']}\n{a['text']}" for a in graph_rows.atoms}
+    tokens = {
+        atom_id: (
+            old_tokens[atom_id]
+            if old_versions.get(atom_id) == version and atom_id in old_tokens
+            else tokenize(texts[atom_id])
+        )
+        for atom_id, version in versions.items()
+        if atom_id in texts
+    }
+    lexical = LexicalIndex.from_tokens(list(tokens), list(tokens.values()))
+    graph = GraphSnapshot.build(
+        graph_rows.entities,
+        graph_rows.relations,
+        [(a, e) for a, e in graph_rows.mentions if a in versions],
+        {
+            str(a["id"]): {
+                k: str(a[k] or "") for k in ("type", "status", "visibility", "team", "owner")
+            }
+            for a in graph_rows.atoms
+            if a["id"] in versions
+        },
     )
-    index.save(index_dir)
-    logger.info("index synced: %d embedded, %d indexed", len(pending), len(rows))
-    return SyncReport(embedded=len(pending), indexed=len(rows))
+    IndexBundle(dense, lexical, graph, versions, tokens).save(index_dir)
+    added = sum(1 for a in versions if a not in old_versions)
+    changed = sum(1 for a, v in versions.items() if a in old_versions and old_versions[a] != v)
+    removed = sum(1 for a in old_versions if a not in versions)
+    logger.info("index synced: %d embedded, %d indexed", len(pending), len(versions))
+    return SyncReport(len(pending), len(versions), added, changed, removed)
+
+
+def check_drift(store: GraphStore, index_dir: Path) -> DriftReport:
+    """Compare what the index holds with what the graph says is searchable."""
+    bundle = IndexBundle.load(index_dir)
+    graph_rows = store.snapshot()
+    searchable = {a["id"] for a in graph_rows.atoms if a["status"] in SEARCHABLE}
+    current = {atom_id: version for atom_id, version, _ in store.embeddings()}
+    indexed = bundle.versions
+    return DriftReport(
+        missing=sorted(searchable - indexed.keys()),
+        stale=sorted(a for a, v in indexed.items() if a in current and current[a] != v),
+        extra=sorted(indexed.keys() - searchable),
+    )

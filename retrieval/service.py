@@ -1,4 +1,5 @@
-"""Search and ask: a retriever's hits joined with the atoms they point at."""
+"""Search and ask: analyse the question, retrieve (dense + lexical + graph), read the atoms,
+compose the answer. The one entry point the API and the CLI use."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from dataclasses import dataclass
 from kg.errors import BadQueryError
 from kg.store import GraphStore, StoredAtom
 from retrieval.answer import Answer, compose
-from retrieval.base import Retriever
+from retrieval.hybrid import Filters, FusedHit, HybridRetriever
+from retrieval.query import Query, QueryAnalyzer
 
 MAX_QUERY_CHARS = 500
 
@@ -16,28 +18,47 @@ MAX_QUERY_CHARS = 500
 class SearchResult:
     atom: StoredAtom
     score: float
+    sources: dict[str, float]
+    path: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SearchResponse:
+    query: Query
+    results: list[SearchResult]
 
 
 class SearchService:
-    """The one entry point the API and the CLI use for questions."""
-
-    def __init__(self, retriever: Retriever, store: GraphStore) -> None:
+    def __init__(self, analyzer: QueryAnalyzer, retriever: HybridRetriever, store: GraphStore):
+        self._analyzer = analyzer
         self._retriever = retriever
         self._store = store
 
-    def search(self, query: str, top_k: int) -> list[SearchResult]:
-        query = query.strip()
-        if not query:
+    def search(self, text: str, top_k: int, filters: Filters | None = None) -> SearchResponse:
+        text = text.strip()
+        if not text:
             raise BadQueryError("问题不能为空 (the question is empty)")
-        if len(query) > MAX_QUERY_CHARS:
+        if len(text) > MAX_QUERY_CHARS:
             raise BadQueryError(
                 f"问题过长，请控制在 {MAX_QUERY_CHARS} 字以内 "
-                f"(the question has {len(query)} characters; the limit is {MAX_QUERY_CHARS})"
+                f"(the question has {len(text)} characters; the limit is {MAX_QUERY_CHARS})"
             )
-        hits = self._retriever.search(query, top_k)
-        scores = {h.atom_id: h.score for h in hits}
-        atoms = self._store.atoms([h.atom_id for h in hits])
-        return [SearchResult(atom=a, score=scores[a.atom.id]) for a in atoms]
+        query = self._analyzer.analyze(text)
+        hits = self._retriever.search(query, top_k, filters)
+        return SearchResponse(query, self._join(hits))
 
-    def ask(self, question: str, top_k: int) -> Answer:
-        return compose(question.strip(), [r.atom for r in self.search(question, top_k)])
+    def ask(self, question: str, top_k: int, filters: Filters | None = None) -> Answer:
+        response = self.search(question, top_k, filters)
+        return compose(response.query, [(r.atom, r.path) for r in response.results])
+
+    def _join(self, hits: list[FusedHit]) -> list[SearchResult]:
+        by_id = {h.atom_id: h for h in hits}
+        return [
+            SearchResult(
+                stored,
+                by_id[stored.atom.id].score,
+                by_id[stored.atom.id].sources,
+                by_id[stored.atom.id].path,
+            )
+            for stored in self._store.atoms([h.atom_id for h in hits])
+        ]

@@ -56,12 +56,17 @@ def neo4j_server(settings: Settings) -> Iterator[None]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
-def store(settings: Settings, neo4j_server: None) -> Iterator[Neo4jGraphStore]:
-    """The test instance's graph, emptied at the start of the run."""
+def wipe_graph(settings: Settings) -> None:
+    """Empty the test instance (never the demo's: it has its own home and ports)."""
     driver = connect(settings.bolt_uri, settings.neo4j_user, settings.password())
     driver.execute_query("MATCH (n) DETACH DELETE n")
     driver.close()
+
+
+@pytest.fixture(scope="session")
+def store(settings: Settings, neo4j_server: None) -> Iterator[Neo4jGraphStore]:
+    """The test instance's graph, emptied at the start of the run."""
+    wipe_graph(settings)
     store = runtime.open_store(settings)
     yield store
     store.close()

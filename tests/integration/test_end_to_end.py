@@ -6,9 +6,9 @@ from fastapi.testclient import TestClient
 from api import runtime
 from api.app import create_app
 from ingest.pipeline import ingest_paths
-from retrieval.index_sync import sync_index
+from retrieval.index_sync import check_drift, sync_index
 from speech.audio import decode
-from tests.conftest import SAMPLES, SHARED_EVAL
+from tests.conftest import SAMPLES, SHARED_EVAL, wipe_graph
 
 pytestmark = pytest.mark.integration
 
@@ -17,6 +17,7 @@ QUESTION = "如何向宁德时代解释热失控防护方案？"
 
 @pytest.fixture(scope="module")
 def ingested(store, embedder, settings):
+    wipe_graph(settings)
     report = ingest_paths([SAMPLES], store)
     sync = sync_index(store, embedder, settings.index_path)
     return report, sync
@@ -90,7 +91,9 @@ def test_aliases_link_atoms_to_their_customer(ingested, store):
 
 
 def test_example_question_is_answered_from_the_catl_case_with_citations(service):
-    results = service.search(QUESTION, 5)
+    response = service.search(QUESTION, 5)
+    assert [e.surface for e in response.query.entities][:2] == ["宁德时代", "热失控"]
+    results = response.results
     assert "宁德时代" in results[0].atom.atom.text or "CATL" in results[0].atom.atom.text
     assert any("热失控" in r.atom.atom.text for r in results[:3])
     answer = service.ask(QUESTION, 8)
@@ -99,14 +102,45 @@ def test_example_question_is_answered_from_the_catl_case_with_citations(service)
     assert any("catl" in p or "thermal" in p for p in cited_paths)
     text = answer.to_text()
     assert "[1]" in text and "引用" in text
+    # Graph paths say why an atom is relevant (宁德时代 -> ... -> atom).
+    assert any(c.path[:1] == ["宁德时代"] and len(c.path) >= 2 for c in answer.citations)
 
 
 def test_spoken_question_is_transcribed_and_answered(service, settings):
     transcriber = runtime.load_transcriber(settings)
     transcript = transcriber.transcribe(decode(SHARED_EVAL / "speech_zh/questions/q01.wav"))
     assert "热失控" in transcript.text
-    results = service.search(transcript.text, 5)
+    results = service.search(transcript.text, 5).results
     assert any("热失控" in r.atom.atom.text for r in results[:3])
+
+
+def test_index_sync_is_incremental_and_drift_is_reported(ingested, store, embedder, settings):
+    assert check_drift(store, settings.index_path).in_sync
+    atom_id = _cypher(store, "MATCH (a:Atom {type: 'case'}) RETURN a.id AS id LIMIT 1")[0]["id"]
+    _cypher(store, "MATCH (a:Atom {id: $id}) SET a.status = 'deprecated'", id=atom_id)
+    try:
+        assert check_drift(store, settings.index_path).extra == [atom_id]
+        report = sync_index(store, embedder, settings.index_path)
+        assert (report.embedded, report.removed, report.added) == (0, 1, 0)
+        assert check_drift(store, settings.index_path).in_sync
+        rebuilt = sync_index(store, embedder, settings.index_path, rebuild=True)
+        assert rebuilt.embedded == 0 and rebuilt.indexed == report.indexed
+    finally:
+        _cypher(store, "MATCH (a:Atom {id: $id}) SET a.status = 'draft'", id=atom_id)
+        sync_index(store, embedder, settings.index_path)
+
+
+def test_search_filters(ingested, settings):
+    with TestClient(create_app(settings)) as client:
+        terms = client.post("/v1/search", json={"query": "热失控", "types": ["term"]}).json()
+        assert terms["hits"] and all(h["atom"]["type"] == "term" for h in terms["hits"])
+        catl = client.post(
+            "/v1/search", json={"query": "怎么讲方案", "entities": ["CATL"], "top_k": 5}
+        ).json()
+        assert catl["hits"]
+        assert all("宁德" in h["atom"]["text"] or "CATL" in h["atom"]["text"] for h in catl["hits"])
+        bad = client.post("/v1/search", json={"query": "热失控", "types": ["poem"]})
+        assert bad.status_code == 422
 
 
 def test_http_api_health_search_and_clear_errors(ingested, settings):

@@ -8,7 +8,7 @@ from typing import Literal
 import numpy as np
 
 from kg.models import Atom, CurationStatus, Document, Entity, Relation
-from kg.store import DictionaryEntry, DocumentState, DocumentWrite, StoredAtom
+from kg.store import DictionaryEntry, DocumentState, DocumentWrite, GraphRows, StoredAtom
 
 
 class MemoryGraphStore:
@@ -133,6 +133,26 @@ class MemoryGraphStore:
                 doc = self.documents[self.atoms_by_id[i].source.document_id]
                 out.append(StoredAtom(self.atoms_by_id[i], doc.title, doc.path))
         return out
+
+    def snapshot(self) -> GraphRows:
+        return GraphRows(
+            atoms=[
+                {
+                    "id": a.id,
+                    "title": a.title,
+                    "text": a.text,
+                    "type": a.type.value,
+                    "status": a.status.value,
+                    "visibility": a.visibility.value,
+                    "team": a.team,
+                    "owner": a.owner,
+                }
+                for a in self.atoms_by_id.values()
+            ],
+            entities=self.entity_dictionary(),
+            relations=[(s, name, t) for s, _, t, name in self.relations],
+            mentions=[(a, e) for a, ids in self.mentions.items() for e in ids],
+        )
 
     def counts(self) -> dict[str, int]:
         return {"atoms": len(self.atoms_by_id), "documents": len(self.documents)}

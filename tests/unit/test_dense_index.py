@@ -3,6 +3,7 @@ import pytest
 
 from kg.errors import IndexNotReadyError
 from retrieval.dense import DenseRetriever, FaissIndex
+from retrieval.query import Intent, Query
 from tests.unit.fakes import HashEmbedder
 
 pytestmark = pytest.mark.unit
@@ -36,4 +37,5 @@ def test_dimension_mismatch_is_refused():
 
 def test_empty_index_returns_nothing():
     index = FaissIndex.build([], [], np.zeros((0, 64), dtype=np.float32), model="hash")
-    assert DenseRetriever(HashEmbedder(), index).search("任何问题", 5) == []
+    query = Query("任何问题", [], [], Intent.EXPLAIN)
+    assert DenseRetriever(HashEmbedder(), index).search(query, 5) == []

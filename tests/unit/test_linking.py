@@ -1,7 +1,7 @@
 import pytest
 
 from ingest.dedup import near_duplicates
-from ingest.linking import EntityDictionary, unknown_candidates
+from kg.dictionary import EntityDictionary, unknown_candidates
 from kg.store import DictionaryEntry
 
 pytestmark = pytest.mark.unit

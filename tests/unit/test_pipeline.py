@@ -2,8 +2,10 @@ import pytest
 
 from ingest.pipeline import IngestOptions, ingest_paths
 from kg.models import CurationStatus
-from retrieval.dense import DenseRetriever, FaissIndex
+from retrieval.dense import DenseRetriever
+from retrieval.index_bundle import IndexBundle
 from retrieval.index_sync import sync_index
+from retrieval.query import Intent, Query
 from tests.unit.fakes import HashEmbedder, MemoryGraphStore
 
 pytestmark = pytest.mark.unit
@@ -64,8 +66,8 @@ def test_index_finds_the_matching_atom(corpus, tmp_path_factory):
     index_dir = tmp_path_factory.mktemp("idx") / "index"
     ingest_paths([corpus], store)
     sync_index(store, embedder, index_dir)
-    retriever = DenseRetriever(embedder, FaissIndex.load(index_dir))
-    best = retriever.search("七轴机器人路径规划", 1)[0]
+    retriever = DenseRetriever(embedder, IndexBundle.load(index_dir).dense)
+    best = retriever.search(Query("七轴机器人路径规划", [], [], Intent.HOWTO), 1)[0]
     assert "七轴机器人" in store.atoms_by_id[best.atom_id].text
 
 

@@ -1,4 +1,6 @@
-"""Entity linking in Chinese: a dictionary of names and aliases from the graph.
+"""The graph's vocabulary: every entity's names and aliases, for linking text to entities.
+
+Ingest links atoms with it; retrieval recognises entities in questions with it.
 
 The same dictionary drives an Aho-Corasick automaton (leftmost-longest matching, so 宁德时代 wins
 over 宁德) and jieba's user dictionary (so the tokenizer keeps 热失控 and 宁德时代 whole). Words

@@ -1,0 +1,153 @@
+"""Graph retrieval: atoms reached from the entities a question names, with the path that got there.
+
+A snapshot of the graph's entity layer (names, relations, which atoms mention what) is taken at
+index sync and kept in memory, so a search costs no round trip to Neo4j. From each recognised
+entity: atoms that mention it (hop 0), atoms that mention a related entity such as the
+customer's industry or a term's related term (hop 1), and, through an industry, cases of similar
+customers (hop 2).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kg.dictionary import EntityDictionary
+from kg.errors import IndexNotReadyError
+from kg.store import DictionaryEntry
+from retrieval.base import Hit
+from retrieval.query import Query
+
+HOP_WEIGHT = (1.0, 0.5, 0.25)
+MAX_NEIGHBOURS = 25
+MAX_ATOMS_PER_ENTITY = 300
+SNAPSHOT_FILE = "graph.json"
+
+
+@dataclass
+class GraphSnapshot:
+    """Entities, their relations and mentions; enough to walk from a question to atoms."""
+
+    names: dict[str, str] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, list[str]] = field(default_factory=dict)
+    neighbours: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    mentions: dict[str, list[str]] = field(default_factory=dict)
+    atoms: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        entities: Iterable[DictionaryEntry],
+        relations: Iterable[tuple[str, str, str]],
+        mentions: Iterable[tuple[str, str]],
+        atoms: dict[str, dict[str, str]],
+    ) -> GraphSnapshot:
+        """From entities, (source, name, target) and (atom id, entity id) rows, and each atom's
+        ``type``, ``status``, ``visibility`` and ``team`` (for filters)."""
+        snapshot = cls(atoms=dict(atoms))
+        for entity in entities:
+            snapshot.names[entity.id] = entity.name
+            snapshot.kinds[entity.id] = entity.kind
+            if entity.aliases:
+                snapshot.aliases[entity.id] = list(entity.aliases)
+        adjacency: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for source, name, target in relations:
+            adjacency[source].append((target, name))
+            adjacency[target].append((source, name))
+        snapshot.neighbours = dict(adjacency)
+        by_entity: dict[str, list[str]] = defaultdict(list)
+        for atom_id, entity_id in mentions:
+            by_entity[entity_id].append(atom_id)
+        snapshot.mentions = dict(by_entity)
+        return snapshot
+
+    def dictionary(self) -> EntityDictionary:
+        """The entity vocabulary, for recognising entities in questions."""
+        return EntityDictionary(
+            DictionaryEntry(i, name, self.aliases.get(i, []), self.kinds.get(i, ""))
+            for i, name in self.names.items()
+        )
+
+    def save(self, directory: Path) -> None:
+        data = {
+            "names": self.names,
+            "kinds": self.kinds,
+            "aliases": self.aliases,
+            "neighbours": self.neighbours,
+            "mentions": self.mentions,
+            "atoms": self.atoms,
+        }
+        (directory / SNAPSHOT_FILE).write_text(json.dumps(data, ensure_ascii=False))
+
+    @classmethod
+    def load(cls, directory: Path) -> GraphSnapshot:
+        try:
+            data = json.loads((directory / SNAPSHOT_FILE).read_text())
+        except (FileNotFoundError, json.JSONDecodeError) as exc:
+            raise IndexNotReadyError(
+                f"No graph snapshot in {directory} ({exc}). Run `skg index sync`."
+            ) from exc
+        data["neighbours"] = {k: [tuple(p) for p in v] for k, v in data["neighbours"].items()}
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class GraphHit:
+    atom_id: str
+    score: float
+    path: list[str]
+
+
+class GraphRetriever:
+    name = "graph"
+
+    def __init__(self, snapshot: GraphSnapshot) -> None:
+        self._g = snapshot
+        degree: dict[str, int] = defaultdict(int)
+        for atoms in snapshot.mentions.values():
+            for atom_id in atoms:
+                degree[atom_id] += 1
+        self._degree = dict(degree)
+
+    def walk(self, entity_ids: list[str]) -> dict[str, GraphHit]:
+        """Best-scoring path to every reachable atom; an atom reached from several recognised
+        entities adds up their scores (it is about more of the question)."""
+        best: dict[str, GraphHit] = {}
+        total: dict[str, float] = defaultdict(float)
+        for entity_id in entity_ids:
+            reached: dict[str, GraphHit] = {}
+            for hop, node, path in self._expand(entity_id):
+                for atom_id in self._g.mentions.get(node, [])[:MAX_ATOMS_PER_ENTITY]:
+                    if hop == 2 and self._g.atoms.get(atom_id, {}).get("type") != "case":
+                        continue
+                    score = HOP_WEIGHT[hop]
+                    if atom_id not in reached or reached[atom_id].score < score:
+                        reached[atom_id] = GraphHit(atom_id, score, path)
+            for atom_id, hit in reached.items():
+                total[atom_id] += hit.score
+                if atom_id not in best or best[atom_id].score < hit.score:
+                    best[atom_id] = hit
+        return {a: GraphHit(a, total[a], best[a].path) for a in best}
+
+    def _expand(self, entity_id: str) -> Iterable[tuple[int, str, list[str]]]:
+        name = self._g.names.get(entity_id, entity_id)
+        yield 0, entity_id, [name]
+        for neighbour, _ in self._g.neighbours.get(entity_id, [])[:MAX_NEIGHBOURS]:
+            neighbour_name = self._g.names.get(neighbour, neighbour)
+            yield 1, neighbour, [name, neighbour_name]
+            if self._g.kinds.get(neighbour) == "Industry":
+                for peer, _ in self._g.neighbours.get(neighbour, [])[:MAX_NEIGHBOURS]:
+                    if peer != entity_id and self._g.kinds.get(peer) == "Customer":
+                        yield 2, peer, [name, neighbour_name, self._g.names.get(peer, peer)]
+
+    def search(self, query: Query, top_k: int) -> list[Hit]:
+        walked = self.walk([e.id for e in query.entities])
+        # Among equal scores, an atom about fewer things is more specifically about these.
+        ranked = sorted(
+            walked.values(), key=lambda h: (-h.score, self._degree.get(h.atom_id, 0), h.atom_id)
+        )[:top_k]
+        return [Hit(h.atom_id, h.score, self.name, tuple(h.path)) for h in ranked]

@@ -1,0 +1,78 @@
+"""The search indexes as one folder: FAISS (dense), BM25 (lexical), the graph snapshot, and a
+manifest of what they hold. Written to a fresh folder and swapped in, so a reader never sees a
+half-written index."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from kg.errors import IndexNotReadyError
+from retrieval.dense import FaissIndex
+from retrieval.graph import GraphSnapshot
+from retrieval.lexical import LexicalIndex
+
+MANIFEST = "manifest.json"
+TOKENS = "tokens.json"
+
+
+@dataclass
+class IndexBundle:
+    dense: FaissIndex
+    lexical: LexicalIndex
+    graph: GraphSnapshot
+    versions: dict[str, int]  # atom id -> version indexed
+    tokens: dict[str, list[str]]  # atom id -> lexical tokens (reused for unchanged atoms)
+
+    def manifest(self) -> dict[str, object]:
+        return {
+            "model": self.dense.model,
+            "dimensions": self.dense.dimensions,
+            "dense_index": type(self.dense.index).__name__,
+            "count": len(self.dense.ids),
+            "lexical_count": len(self.lexical.ids),
+            "entities": len(self.graph.names),
+            "written_at": datetime.now(UTC).isoformat(),
+            "atoms": self.versions,
+        }
+
+    def save(self, directory: Path) -> None:
+        staging = directory.with_name(directory.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        self.dense.save(staging / "dense")
+        self.lexical.save(staging / "lexical")
+        self.graph.save(staging)
+        (staging / TOKENS).write_text(json.dumps(self.tokens, ensure_ascii=False))
+        (staging / MANIFEST).write_text(json.dumps(self.manifest(), ensure_ascii=False))
+        old = directory.with_name(directory.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if directory.exists():
+            directory.rename(old)
+        staging.rename(directory)
+        shutil.rmtree(old, ignore_errors=True)
+
+    @classmethod
+    def load(cls, directory: Path) -> IndexBundle:
+        try:
+            manifest = json.loads((directory / MANIFEST).read_text())
+            tokens = json.loads((directory / TOKENS).read_text())
+        except (FileNotFoundError, json.JSONDecodeError) as exc:
+            raise IndexNotReadyError(
+                f"No usable search index in {directory} ({exc}). Run `skg index sync` "
+                "(or `skg ingest`) first."
+            ) from exc
+        return cls(
+            dense=FaissIndex.load(directory / "dense"),
+            lexical=LexicalIndex.load(directory / "lexical"),
+            graph=GraphSnapshot.load(directory),
+            versions={k: int(v) for k, v in manifest["atoms"].items()},
+            tokens=tokens,
+        )
+
+    @classmethod
+    def exists(cls, directory: Path) -> bool:
+        return (directory / MANIFEST).exists()

@@ -1,0 +1,76 @@
+"""Lexical retrieval: BM25 (bm25s) over jieba tokens, persisted beside the dense index."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import bm25s
+
+from kg.errors import IndexNotReadyError
+from retrieval.base import Hit
+from retrieval.query import Query
+from retrieval.tokenize import tokenize
+
+logger = logging.getLogger(__name__)
+
+IDS_FILE = "ids.json"
+
+
+class LexicalIndex:
+    """BM25 over pre-tokenised atoms; ``ids[i]`` is the atom of document row ``i``."""
+
+    def __init__(self, bm25: bm25s.BM25, ids: list[str]) -> None:
+        self._bm25 = bm25
+        self.ids = ids
+        self._vocab = set(bm25.vocab_dict) if ids else set()
+
+    @classmethod
+    def build(cls, ids: Sequence[str], texts: Sequence[str]) -> LexicalIndex:
+        return cls.from_tokens(ids, [tokenize(t) for t in texts])
+
+    @classmethod
+    def from_tokens(cls, ids: Sequence[str], tokens: Sequence[list[str]]) -> LexicalIndex:
+        bm25 = bm25s.BM25()
+        if ids:
+            bm25.index([t or ["∅"] for t in tokens], show_progress=False)
+        return cls(bm25, list(ids))
+
+    def search(self, tokens: Sequence[str], k: int) -> list[tuple[str, float]]:
+        known = [t for t in tokens if t in self._vocab]
+        if not known or not self.ids:
+            return []
+        k = min(k, len(self.ids))
+        rows, scores = self._bm25.retrieve([known], k=k, show_progress=False, n_threads=1)
+        return [
+            (self.ids[int(r)], float(s)) for r, s in zip(rows[0], scores[0], strict=True) if s > 0
+        ]
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        if self.ids:
+            self._bm25.save(str(directory), show_progress=False)
+        (directory / IDS_FILE).write_text(json.dumps(self.ids, ensure_ascii=False))
+
+    @classmethod
+    def load(cls, directory: Path) -> LexicalIndex:
+        try:
+            ids = json.loads((directory / IDS_FILE).read_text())
+            bm25 = bm25s.BM25.load(str(directory), show_progress=False) if ids else bm25s.BM25()
+        except (FileNotFoundError, json.JSONDecodeError, ValueError) as exc:
+            raise IndexNotReadyError(
+                f"No usable lexical index in {directory} ({exc}). Run `skg index sync`."
+            ) from exc
+        return cls(bm25, ids)
+
+
+class LexicalRetriever:
+    name = "lexical"
+
+    def __init__(self, index: LexicalIndex) -> None:
+        self._index = index
+
+    def search(self, query: Query, top_k: int) -> list[Hit]:
+        return [Hit(i, s, self.name) for i, s in self._index.search(query.tokens, top_k)]

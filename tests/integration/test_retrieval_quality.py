@@ -1,0 +1,48 @@
+"""Retrieval quality pinned on fixed data, with the real embedding model.
+
+Floors sit a little under the figures measured on 2026-11-27 (docs/retrieval.md), so a real
+regression fails while run-to-run noise does not. The fused retriever must beat every single
+retriever on the golden set and on CMRC 2018 sentence level.
+"""
+
+import pytest
+
+from api.evaluate import graph_for_corpus
+from retrieval.beir import cmrc_to_beir, load_beir
+from retrieval.evaluation import run_evaluation
+from tests.conftest import ROOT, SAMPLES, SHARED_EVAL, TEST_HOME
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+CACHE = TEST_HOME / "cache" / "embeddings"
+CMRC = SHARED_EVAL / "cmrc2018" / "cmrc2018_trial.json"
+
+
+def _ndcg(metrics, system):
+    return metrics[system]["nDCG@10"]
+
+
+def test_golden_set(embedder):
+    data = load_beir(ROOT / "data" / "golden")
+    dictionary, snapshot = graph_for_corpus(data, SAMPLES)
+    m = run_evaluation(data, embedder, dictionary=dictionary, snapshot=snapshot, cache_dir=CACHE)
+    m = m.metrics
+    assert _ndcg(m, "dense") >= 0.76
+    assert _ndcg(m, "lexical") >= 0.70
+    assert _ndcg(m, "hybrid(all)") >= 0.80
+    assert m["hybrid(all)"]["R@10"] >= 0.92
+    best_single = max(_ndcg(m, s) for s in ("dense", "lexical", "graph"))
+    assert _ndcg(m, "hybrid(all)") > best_single + 0.02
+
+
+def test_cmrc_sentence_level(embedder):
+    m = run_evaluation(cmrc_to_beir(CMRC, "sentence"), embedder, cache_dir=CACHE).metrics
+    assert _ndcg(m, "dense") >= 0.73
+    assert _ndcg(m, "hybrid(dense+lexical)") >= 0.76
+    assert _ndcg(m, "hybrid(dense+lexical)") > max(_ndcg(m, "dense"), _ndcg(m, "lexical")) + 0.01
+
+
+def test_cmrc_paragraph_level(embedder):
+    m = run_evaluation(cmrc_to_beir(CMRC, "paragraph"), embedder, cache_dir=CACHE).metrics
+    assert _ndcg(m, "hybrid(dense+lexical)") >= 0.97
+    assert m["hybrid(dense+lexical)"]["R@10"] >= 0.98
