@@ -451,6 +451,8 @@ def ask(
             payload["transcript"] = {"text": transcript.text, "raw_text": transcript.raw_text}
         console.print_json(json.dumps(payload, ensure_ascii=False))
     else:
+        if answer.polished:
+            console.print(answer.polished + "\n", markup=False, highlight=False, soft_wrap=True)
         console.print(answer.to_text(), markup=False, highlight=False, soft_wrap=True)
 
 

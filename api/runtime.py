@@ -15,6 +15,7 @@ from retrieval.graph import GraphRetriever
 from retrieval.hybrid import HybridRetriever
 from retrieval.index_bundle import IndexBundle
 from retrieval.lexical import LexicalRetriever
+from retrieval.polish import OpenAICompatiblePolisher
 from retrieval.query import QueryAnalyzer
 from retrieval.service import SearchService
 from speech.base import Transcriber
@@ -94,4 +95,12 @@ def search_service(
         },
         bundle.graph,
     )
-    return SearchService(QueryAnalyzer(dictionary), retriever, store)
+    polisher = None
+    if settings.llm_base_url and settings.llm_model:
+        polisher = OpenAICompatiblePolisher(
+            settings.llm_base_url,
+            settings.llm_model,
+            settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
+            timeout_s=settings.llm_timeout,
+        )
+    return SearchService(QueryAnalyzer(dictionary), retriever, store, polisher)

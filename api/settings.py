@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     )
     whisper_backend: Literal["faster-whisper", "openai-whisper"] = "faster-whisper"
     index_dir: Path | None = None
+    llm_base_url: str | None = Field(
+        None, description="An OpenAI-compatible endpoint that polishes answers (optional)."
+    )
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_timeout: float = 8.0
     top_k: int = Field(8, ge=1, le=50)
 
     @field_validator("neo4j_password")

@@ -90,12 +90,12 @@ def main() -> None:
     vectors = embed_corpus(embedder, texts, settings.home / "cache" / "embeddings")
     analyzer = QueryAnalyzer(dictionary)
     queries = list(data.queries.values())
-    for text in queries[:5]:
+    for text in queries[:20]:
         embedder.embed_queries([text])  # warm up
 
     print(
         f"{'atoms':>7} {'index':>14} {'build s':>8} {'RSS MB':>7} "
-        f"{'p50 ms':>7} {'p95 ms':>7}  breakdown p50 ms (embed / dense / lexical / graph / fuse)"
+        f"{'p50 ms':>7} {'p95 ms':>7}  p50/p95 ms of embed, dense, lexical, graph, fuse"
     )
     for size in args.sizes:
         started = time.perf_counter()
@@ -134,7 +134,9 @@ def main() -> None:
             parts["fuse"].append(max(0.0, (t6 - t5) - (t5 - t1)))
             totals.append((t1 - t0) + (t6 - t5))
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        breakdown = " / ".join(f"{percentile(v, 50):.1f}" for v in parts.values())
+        breakdown = ", ".join(
+            f"{percentile(v, 50):.1f}/{percentile(v, 95):.1f}" for v in parts.values()
+        )
         print(
             f"{size:>7} {type(dense_index.index).__name__:>14} {build_s:>8.1f} {rss:>7.0f} "
             f"{percentile(totals, 50):>7.1f} {percentile(totals, 95):>7.1f}  {breakdown}"

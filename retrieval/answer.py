@@ -15,6 +15,7 @@ from kg.store import StoredAtom
 from retrieval.query import Intent, Query
 
 MAX_POINT_CHARS = 160
+_EMPHASIS = re.compile(r"\*{1,2}|_{2}")  # Markdown bold/italic markers
 _LIST_MARKER = re.compile(r"^\s*(?:[-*+•]|\d+[.、)）])\s*")
 
 # Answer sections in reading order, and the atom types that feed each.
@@ -75,6 +76,7 @@ class Answer(BaseModel):
     entities: list[str] = []
     sections: list[AnswerSection]
     citations: list[Citation]
+    polished: str | None = None  # fluent rewrite by a language model, when one is configured
 
     def to_text(self) -> str:
         """Plain-text rendering for terminals and chat."""
@@ -116,7 +118,7 @@ def compose(query: Query, found: Sequence[tuple[StoredAtom, Sequence[str]]]) -> 
                 document_title=stored.document_title,
                 document_path=stored.document_path,
                 section=atom.source.section,
-                path=[*path, atom.title] if path else [],
+                path=_path(path, atom.title),
             )
         )
         by_type.setdefault(atom.type, []).append(
@@ -138,9 +140,17 @@ def compose(query: Query, found: Sequence[tuple[StoredAtom, Sequence[str]]]) -> 
     )
 
 
+def _path(path: Sequence[str], title: str) -> list[str]:
+    """The graph path ending at the atom; none when it says no more than the atom's title."""
+    if not path or (len(path) == 1 and path[0] == title):
+        return []
+    return [*path, title]
+
+
 def _body_lines(text: str) -> list[str]:
     """The non-empty lines of an atom's text, without its context prefix or list markers."""
     body = text.split("】", 1)[1] if text.startswith("【") and "】" in text else text
+    body = _EMPHASIS.sub("", body)
     lines = (_LIST_MARKER.sub("", line).strip() for line in body.splitlines())
     return [line for line in lines if line]
 

@@ -4,6 +4,7 @@ compose the answer. The one entry point the API and the CLI use."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from kg.errors import BadQueryError
 from kg.store import GraphStore, StoredAtom
@@ -28,11 +29,22 @@ class SearchResponse:
     results: list[SearchResult]
 
 
+class Polisher(Protocol):
+    def polish(self, answer: Answer) -> str | None: ...
+
+
 class SearchService:
-    def __init__(self, analyzer: QueryAnalyzer, retriever: HybridRetriever, store: GraphStore):
+    def __init__(
+        self,
+        analyzer: QueryAnalyzer,
+        retriever: HybridRetriever,
+        store: GraphStore,
+        polisher: Polisher | None = None,
+    ) -> None:
         self._analyzer = analyzer
         self._retriever = retriever
         self._store = store
+        self._polisher = polisher
 
     def search(self, text: str, top_k: int, filters: Filters | None = None) -> SearchResponse:
         text = text.strip()
@@ -49,7 +61,10 @@ class SearchService:
 
     def ask(self, question: str, top_k: int, filters: Filters | None = None) -> Answer:
         response = self.search(question, top_k, filters)
-        return compose(response.query, [(r.atom, r.path) for r in response.results])
+        answer = compose(response.query, [(r.atom, r.path) for r in response.results])
+        if self._polisher is not None:
+            answer.polished = self._polisher.polish(answer)
+        return answer
 
     def _join(self, hits: list[FusedHit]) -> list[SearchResult]:
         by_id = {h.atom_id: h for h in hits}

@@ -85,3 +85,9 @@ def test_intent_puts_its_section_first_and_paths_are_cited():
     text = answer.to_text()
     assert "关联路径：宁德时代 → 热失控 → 文档2 · 小节" in text
     assert "理解：术语解释；识别到 热失控" in text
+
+
+def test_markdown_emphasis_is_dropped():
+    text = "**别名**：Thermal Runaway；*通俗解释**：电芯自己发高烧。"
+    point = compose(_query("问题"), [(_stored(1, AtomType.TERM, text), ())]).sections[0].points[0]
+    assert point.text == "别名：Thermal Runaway；通俗解释：电芯自己发高烧。"
