@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from kg.models import AtomType, CurationStatus
+from kg.models import AtomType, CurationStatus, Visibility
 from retrieval.answer import Answer
 from retrieval.hybrid import Filters
 from retrieval.service import MAX_QUERY_CHARS
 
 
 class FilterFields(BaseModel):
-    """Optional filters: atom types, curation statuses, and entities (customers, industries...)
-    the atoms must mention, by id (``customer:宁德时代``) or name."""
+    """Optional filters: atom types, curation statuses, visibilities, and entities (customers,
+    industries...) the atoms must mention, by id (``customer:宁德时代``), name or alias."""
 
     types: list[AtomType] | None = Field(None, examples=[["case", "lesson"]])
     statuses: list[CurationStatus] | None = Field(None, examples=[["approved"]])
     entities: list[str] | None = Field(None, examples=[["customer:宁德时代"]])
+    visibilities: list[Visibility] | None = Field(None, examples=[["public"]])
 
     def filters(self) -> Filters:
         return Filters(
@@ -25,6 +26,9 @@ class FilterFields(BaseModel):
             if self.statuses
             else Filters().statuses,
             entities=frozenset(self.entities) if self.entities else None,
+            visibilities=frozenset(v.value for v in self.visibilities)
+            if self.visibilities
+            else None,
         )
 
 

@@ -26,10 +26,13 @@ class Filters:
     types: frozenset[str] | None = None
     statuses: frozenset[str] | None = frozenset({"draft", "approved"})
     entities: frozenset[str] | None = None  # atom must mention one of these (customer, industry)
-    allow: Callable[[dict[str, str]], bool] | None = None  # visibility rules of the caller
+    visibilities: frozenset[str] | None = None  # e.g. only "public" atoms
+    allow: Callable[[dict[str, str]], bool] | None = None  # the caller's access rules
 
     def admits(self, atom_id: str, meta: dict[str, str], mentions: set[str]) -> bool:
         if self.types is not None and meta.get("type") not in self.types:
+            return False
+        if self.visibilities is not None and meta.get("visibility") not in self.visibilities:
             return False
         if self.statuses is not None and meta.get("status") not in self.statuses:
             return False

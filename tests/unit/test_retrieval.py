@@ -41,10 +41,10 @@ def snapshot():
             ("a-term", "term:热蔓延"),
         ],
         {
-            "a-catl": {"type": "solution_point", "status": "approved"},
-            "a-byd-case": {"type": "case", "status": "approved"},
+            "a-catl": {"type": "solution_point", "status": "approved", "visibility": "team"},
+            "a-byd-case": {"type": "case", "status": "approved", "visibility": "public"},
             "a-byd-lesson": {"type": "lesson", "status": "deprecated"},
-            "a-term": {"type": "term", "status": "draft"},
+            "a-term": {"type": "term", "status": "draft", "visibility": "public"},
         },
     )
 
@@ -138,6 +138,8 @@ def test_hybrid_filters_by_status_type_and_entity_name(snapshot):
     assert [h.atom_id for h in hybrid.search(query, 10, about_catl)] == ["a-catl"]
     everything = Filters(statuses=None)
     assert len(hybrid.search(query, 10, everything)) == 4
+    not_team = Filters(visibilities=frozenset({"public"}))
+    assert [h.atom_id for h in hybrid.search(query, 10, not_team)] == ["a-term", "a-byd-case"]
 
 
 def test_metrics_match_hand_computed_values():
