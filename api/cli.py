@@ -22,6 +22,7 @@ from ingest.pipeline import IngestReport
 from kg.errors import SkgError
 from kg.models import CurationStatus
 from kg.neo4j_store import Neo4jGraphStore
+from speech.recognizer import Recognition
 
 
 class CmrcLevel(StrEnum):
@@ -425,19 +426,14 @@ def ask(
     settings = Settings()
     if (question is None) == (audio is None):
         raise typer.BadParameter("give either a QUESTION or --audio FILE")
-    transcript = None
+    recognition = None
     if audio is not None:
         from speech.audio import decode
 
-        samples = decode(audio)
-        transcript = runtime.load_transcriber(settings).transcribe(samples)
-        question = transcript.text
+        recognition = runtime.load_recognizer(settings).recognize(decode(audio))
+        question = recognition.text
         if not as_json:
-            console.print(
-                f"识别结果：{transcript.text}  "
-                f"({transcript.audio_seconds:.1f} s audio, "
-                f"{transcript.compute_seconds:.2f} s compute)"
-            )
+            _print_recognition(str(audio), recognition)
     assert question is not None
     store = runtime.open_store(settings)
     try:
@@ -447,13 +443,77 @@ def ask(
         store.close()
     if as_json:
         payload = answer.model_dump(mode="json")
-        if transcript is not None:
-            payload["transcript"] = {"text": transcript.text, "raw_text": transcript.raw_text}
+        if recognition is not None:
+            payload["transcript"] = _recognition_json(recognition)
         console.print_json(json.dumps(payload, ensure_ascii=False))
     else:
         if answer.polished:
             console.print(answer.polished + "\n", markup=False, highlight=False, soft_wrap=True)
         console.print(answer.to_text(), markup=False, highlight=False, soft_wrap=True)
+
+
+def _recognition_json(recognition: Recognition) -> dict[str, object]:
+    return {
+        "text": recognition.text,
+        "raw_text": recognition.raw.text,
+        "changes": [{"heard": c.heard, "term": c.term, "at": c.start} for c in recognition.changes],
+        "audio_seconds": round(recognition.raw.audio_seconds, 2),
+        "compute_seconds": round(recognition.raw.compute_seconds, 3),
+    }
+
+
+def _print_recognition(name: str, recognition: Recognition) -> None:
+    raw = recognition.raw
+    console.print(
+        f"{name}  ({raw.audio_seconds:.1f} s audio, {raw.compute_seconds:.2f} s compute)",
+        highlight=False,
+    )
+    console.print(f"  原始识别：{raw.text}", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"  纠正后：  {recognition.text}", markup=False, highlight=False, soft_wrap=True)
+    if recognition.changes:
+        changed = "，".join(f"{c.heard}→{c.term}" for c in recognition.changes)
+        console.print(f"  改动：{changed}", markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def transcribe(
+    files: Annotated[list[Path], typer.Argument(help="Audio files (wav, mp3, m4a, webm, ogg).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+    correct: Annotated[bool, typer.Option(help="Correct against the graph's vocabulary.")] = True,
+) -> None:
+    """Transcribe spoken questions: the raw and the corrected transcript of each file."""
+    from speech.audio import decode
+
+    recognizer = runtime.load_recognizer(Settings(), correct=correct)
+    for path in files:
+        recognition = recognizer.recognize(decode(path))
+        if as_json:
+            row = {"file": str(path), **_recognition_json(recognition)}
+            print(json.dumps(row, ensure_ascii=False))
+        else:
+            _print_recognition(str(path), recognition)
+
+
+@app.command("eval-speech")
+def eval_speech(
+    tsv: Annotated[Path, typer.Argument(help="id<TAB>reference<TAB>key|terms, audio beside it.")],
+    correct: Annotated[bool, typer.Option(help="Correct against the graph's vocabulary.")] = True,
+) -> None:
+    """Character error rate, key-term recall and compute time, raw and corrected."""
+    from speech.evaluation import evaluate_speech, read_manifest
+
+    recognizer = runtime.load_recognizer(Settings(), correct=correct)
+    with _progress() as progress:
+        task = progress.add_task("Clips", total=len(read_manifest(tsv)))
+        report = evaluate_speech(tsv, recognizer, on_clip=lambda: progress.advance(task))
+    table = Table("id", "raw", "corrected", "changes", title=f"{recognizer.transcriber.name}")
+    for clip in report.clips:
+        table.add_row(
+            clip.id, clip.raw, clip.corrected, "，".join(f"{h}→{t}" for h, t in clip.changes)
+        )
+    console.print(table)
+    for name, value in report.summary().items():
+        console.print(f"{name}: {value:.3f}")
 
 
 @app.command()

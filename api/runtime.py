@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Iterable
 
 from api.settings import Settings
 from kg.errors import ConfigError
@@ -11,7 +13,7 @@ from kg.server import LocalNeo4jServer, ServerConfig
 from retrieval.dense import DenseRetriever
 from retrieval.embedding.base import Embedder
 from retrieval.embedding.sentence_transformer import SentenceTransformerEmbedder
-from retrieval.graph import GraphRetriever
+from retrieval.graph import GraphRetriever, GraphSnapshot
 from retrieval.hybrid import HybridRetriever
 from retrieval.index_bundle import IndexBundle
 from retrieval.lexical import LexicalRetriever
@@ -19,6 +21,8 @@ from retrieval.polish import OpenAICompatiblePolisher
 from retrieval.query import QueryAnalyzer
 from retrieval.service import SearchService
 from speech.base import Transcriber
+from speech.correction import PinyinCorrector
+from speech.recognizer import SpeechRecognizer
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +80,53 @@ def load_transcriber(settings: Settings) -> Transcriber:
     from speech.faster_whisper_backend import FasterWhisperTranscriber
 
     return FasterWhisperTranscriber(path)
+
+
+# Entity kinds whose names and aliases Whisper mangles and the corrector restores.
+SPOKEN_KINDS = {"Customer", "Term", "Product", "Competitor", "Industry"}
+
+
+def corpus_lexicon(token_lists: Iterable[list[str]], min_atoms: int = 3) -> list[str]:
+    """Words the knowledge uses often (痛点, 合规, 审批...): the corrector's second source."""
+    counts: Counter[str] = Counter()
+    for tokens in token_lists:
+        counts.update({t for t in tokens if 2 <= len(t) <= 6})
+    return [word for word, n in counts.most_common() if n >= min_atoms]
+
+
+def load_recognizer(
+    settings: Settings, bundle: IndexBundle | None = None, *, correct: bool = True
+) -> SpeechRecognizer:
+    """Whisper, prompted with the graph's most-mentioned names and corrected against its
+    vocabulary by sound; without a synced index, plain Whisper."""
+    transcriber = load_transcriber(settings)
+    if bundle is None and IndexBundle.exists(settings.index_path):
+        bundle = IndexBundle.load(settings.index_path)
+    if bundle is None or not correct:
+        return SpeechRecognizer(transcriber)
+    return graph_aware_recognizer(transcriber, bundle.graph, bundle.tokens.values())
+
+
+def graph_aware_recognizer(
+    transcriber: Transcriber, graph: GraphSnapshot, token_lists: Iterable[list[str]]
+) -> SpeechRecognizer:
+    """Prompt terms: the most-mentioned names. Vocabulary: every name and alias of customers,
+    terms, products, competitors and industries, plus the knowledge's own domain words."""
+    import jieba
+
+    jieba.initialize()
+    frequent = jieba.dt.FREQ
+    spoken = [i for i, kind in graph.kinds.items() if kind in SPOKEN_KINDS]
+    vocabulary = [name for i in spoken for name in (graph.names[i], *graph.aliases.get(i, []))]
+    # Domain words of the knowledge, not everyday words (那些, 问题) the corrector would impose.
+    vocabulary += [w for w in corpus_lexicon(token_lists) if frequent.get(w, 0) < 2000]
+    ranked = sorted(spoken, key=lambda i: -len(graph.mentions.get(i, [])))
+    corrector = PinyinCorrector(
+        vocabulary,
+        is_common_word=lambda w: frequent.get(w, 0) > 50,
+        segment=lambda text: jieba.cut(text, HMM=False),
+    )
+    return SpeechRecognizer(transcriber, corrector, [graph.names[i] for i in ranked[:60]])
 
 
 def search_service(

@@ -32,10 +32,10 @@ class FasterWhisperTranscriber:
         )
         logger.info("loaded faster-whisper model %s (%s)", model_dir, compute_type)
 
-    def transcribe(self, samples: np.ndarray) -> Transcript:
+    def transcribe(self, samples: np.ndarray, prompt: str = MANDARIN_PROMPT) -> Transcript:
         started = time.perf_counter()
         segments, info = self._model.transcribe(
-            samples, language="zh", initial_prompt=MANDARIN_PROMPT, beam_size=5
+            samples, language="zh", initial_prompt=prompt, beam_size=5
         )
         raw = "".join(segment.text for segment in segments)
         return Transcript(

@@ -30,11 +30,9 @@ class OpenAIWhisperTranscriber:
         self._model = whisper.load_model(str(checkpoint), device="cpu")
         logger.info("loaded openai-whisper checkpoint %s", checkpoint)
 
-    def transcribe(self, samples: np.ndarray) -> Transcript:
+    def transcribe(self, samples: np.ndarray, prompt: str = MANDARIN_PROMPT) -> Transcript:
         started = time.perf_counter()
-        result = self._model.transcribe(
-            samples, language="zh", fp16=False, initial_prompt=MANDARIN_PROMPT
-        )
+        result = self._model.transcribe(samples, language="zh", fp16=False, initial_prompt=prompt)
         raw = str(result["text"])
         return Transcript(
             text=to_simplified(raw),
