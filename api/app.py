@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Annotated
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -22,9 +24,12 @@ from api.schemas import (
     SearchHitPublic,
     SearchRequest,
     SearchResponse,
+    TranscriptPublic,
+    VoiceAskResponse,
 )
 from api.settings import Settings
 from kg.errors import (
+    AudioError,
     BadQueryError,
     GraphAuthError,
     GraphUnavailableError,
@@ -32,11 +37,13 @@ from kg.errors import (
     SkgError,
 )
 from retrieval.index_bundle import IndexBundle
+from speech.audio import AudioLimits, decode
 
 logger = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: tuple[tuple[type[SkgError], int, str], ...] = (
     (BadQueryError, 422, "bad_query"),
+    (AudioError, 422, "bad_audio"),
     (GraphUnavailableError, 503, "graph_unavailable"),
     (GraphAuthError, 503, "graph_auth"),
     (IndexNotReadyError, 503, "index_not_ready"),
@@ -54,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.store = store
         app.state.index = bundle
         app.state.search = runtime.search_service(settings, store, embedder, bundle)
+        app.state.recognizer = runtime.load_recognizer(settings, bundle)
         yield
         store.close()
 
@@ -123,6 +131,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def ask(request: AskRequest, service: SearchDep) -> AskResponse:
         answer = service.ask(request.question, request.top_k, request.filters())
         return AskResponse(answer=answer, text=answer.to_text())
+
+    @app.post("/v1/ask/voice", response_model=VoiceAskResponse)
+    def ask_voice(
+        service: SearchDep,
+        request: Request,
+        audio: Annotated[UploadFile, File(description="wav, mp3, m4a/aac, webm/opus or ogg")],
+        top_k: Annotated[int, Form(ge=1, le=50)] = 8,
+    ) -> VoiceAskResponse:
+        """A spoken question: the transcript (raw and corrected) and the composed answer."""
+        limit = AudioLimits().max_bytes
+        data = audio.file.read(limit + 1)
+        if len(data) > limit:
+            raise AudioError(f"音频文件过大（上限 {limit} 字节）")
+        if not data:
+            raise AudioError("音频文件为空")
+        recognition = request.app.state.recognizer.recognize(decode(io.BytesIO(data)))
+        answer = service.ask(recognition.text, top_k)
+        return VoiceAskResponse(
+            transcript=TranscriptPublic(
+                text=recognition.text,
+                raw_text=recognition.raw.text,
+                changes=[f"{c.heard}→{c.term}" for c in recognition.changes],
+                audio_seconds=recognition.raw.audio_seconds,
+                compute_seconds=recognition.raw.compute_seconds,
+            ),
+            answer=answer,
+            text=answer.to_text(),
+        )
 
     return app
 

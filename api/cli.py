@@ -22,6 +22,7 @@ from ingest.pipeline import IngestReport
 from kg.errors import SkgError
 from kg.models import CurationStatus
 from kg.neo4j_store import Neo4jGraphStore
+from speech.evaluation import SpeechReport
 from speech.recognizer import Recognition
 
 
@@ -498,6 +499,9 @@ def transcribe(
 def eval_speech(
     tsv: Annotated[Path, typer.Argument(help="id<TAB>reference<TAB>key|terms, audio beside it.")],
     correct: Annotated[bool, typer.Option(help="Correct against the graph's vocabulary.")] = True,
+    agreement: Annotated[
+        bool, typer.Option(help="Also compare top-5 atoms of spoken vs typed (needs an index).")
+    ] = False,
 ) -> None:
     """Character error rate, key-term recall and compute time, raw and corrected."""
     from speech.evaluation import evaluate_speech, read_manifest
@@ -514,6 +518,25 @@ def eval_speech(
     console.print(table)
     for name, value in report.summary().items():
         console.print(f"{name}: {value:.3f}")
+    if agreement:
+        _print_agreement(report)
+
+
+def _print_agreement(report: SpeechReport) -> None:
+    """Voice versus typed: overlap of the top-5 atoms for the transcript and the reference."""
+    from retrieval.index_bundle import IndexBundle
+
+    settings = Settings()
+    analyzer, retriever = runtime.hybrid_retriever(
+        IndexBundle.load(settings.index_path), runtime.load_embedder(settings)
+    )
+
+    def top5(text: str) -> set[str]:
+        return {h.atom_id for h in retriever.search(analyzer.analyze(text), 5)}
+
+    for label, pick in (("raw", lambda c: c.raw), ("corrected", lambda c: c.corrected)):
+        overlaps = [len(top5(pick(c)) & top5(c.reference)) / 5 for c in report.clips]
+        console.print(f"top-5 agreement with typed, {label}: {sum(overlaps) / len(overlaps):.3f}")
 
 
 @app.command()

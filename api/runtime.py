@@ -79,7 +79,7 @@ def load_transcriber(settings: Settings) -> Transcriber:
         return OpenAIWhisperTranscriber(path)
     from speech.faster_whisper_backend import FasterWhisperTranscriber
 
-    return FasterWhisperTranscriber(path)
+    return FasterWhisperTranscriber(path, beam_size=settings.whisper_beam_size)
 
 
 # Entity kinds whose names and aliases Whisper mangles and the corrector restores.
@@ -137,15 +137,7 @@ def search_service(
 ) -> SearchService:
     """Dense, lexical and graph retrieval over the synced index, fused (docs/retrieval.md)."""
     bundle = bundle or IndexBundle.load(settings.index_path)
-    dictionary = bundle.graph.dictionary()
-    retriever = HybridRetriever(
-        {
-            "dense": DenseRetriever(embedder, bundle.dense),
-            "lexical": LexicalRetriever(bundle.lexical),
-            "graph": GraphRetriever(bundle.graph),
-        },
-        bundle.graph,
-    )
+    analyzer, retriever = hybrid_retriever(bundle, embedder)
     polisher = None
     if settings.llm_base_url and settings.llm_model:
         polisher = OpenAICompatiblePolisher(
@@ -154,4 +146,19 @@ def search_service(
             settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
             timeout_s=settings.llm_timeout,
         )
-    return SearchService(QueryAnalyzer(dictionary), retriever, store, polisher)
+    return SearchService(analyzer, retriever, store, polisher)
+
+
+def hybrid_retriever(
+    bundle: IndexBundle, embedder: Embedder
+) -> tuple[QueryAnalyzer, HybridRetriever]:
+    """Dense, lexical and graph retrieval over a synced index bundle, fused."""
+    retriever = HybridRetriever(
+        {
+            "dense": DenseRetriever(embedder, bundle.dense),
+            "lexical": LexicalRetriever(bundle.lexical),
+            "graph": GraphRetriever(bundle.graph),
+        },
+        bundle.graph,
+    )
+    return QueryAnalyzer(bundle.graph.dictionary()), retriever

@@ -86,6 +86,18 @@ class AskResponse(BaseModel):
     text: str
 
 
+class TranscriptPublic(BaseModel):
+    text: str = Field(description="corrected against the graph's vocabulary")
+    raw_text: str
+    changes: list[str] = Field(description="heard→term replacements")
+    audio_seconds: float
+    compute_seconds: float
+
+
+class VoiceAskResponse(AskResponse):
+    transcript: TranscriptPublic
+
+
 class Health(BaseModel):
     status: str
     neo4j: str

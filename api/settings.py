@@ -58,6 +58,9 @@ class Settings(BaseSettings):
         None, description="A CTranslate2 Whisper folder or an openai-whisper .pt file."
     )
     whisper_backend: Literal["faster-whisper", "openai-whisper"] = "faster-whisper"
+    whisper_beam_size: int = Field(
+        5, ge=1, le=10, description="faster-whisper beam: 1 is 1.8x faster, CER 0.137 vs 0.093"
+    )
     index_dir: Path | None = None
     llm_base_url: str | None = Field(
         None, description="An OpenAI-compatible endpoint that polishes answers (optional)."

@@ -19,7 +19,10 @@ logger = logging.getLogger(__name__)
 class FasterWhisperTranscriber:
     name = "faster-whisper"
 
-    def __init__(self, model_dir: Path, *, compute_type: str = "int8", threads: int = 0) -> None:
+    def __init__(
+        self, model_dir: Path, *, compute_type: str = "int8", threads: int = 0, beam_size: int = 5
+    ) -> None:
+        self._beam_size = beam_size
         if not (model_dir / "model.bin").exists():
             raise ModelError(
                 f"No CTranslate2 Whisper model in {model_dir}. Run `skg models prepare` "
@@ -35,7 +38,7 @@ class FasterWhisperTranscriber:
     def transcribe(self, samples: np.ndarray, prompt: str = MANDARIN_PROMPT) -> Transcript:
         started = time.perf_counter()
         segments, info = self._model.transcribe(
-            samples, language="zh", initial_prompt=prompt, beam_size=5
+            samples, language="zh", initial_prompt=prompt, beam_size=self._beam_size
         )
         raw = "".join(segment.text for segment in segments)
         return Transcript(

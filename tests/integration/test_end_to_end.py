@@ -164,3 +164,16 @@ def test_http_api_health_search_and_clear_errors(ingested, settings):
         assert resp.status_code == 422
         ask = client.post("/v1/ask", json={"question": QUESTION})
         assert ask.status_code == 200 and ask.json()["answer"]["citations"]
+
+        clip = SHARED_EVAL / "speech_zh" / "questions" / "q02.m4a"
+        voice = client.post(
+            "/v1/ask/voice", files={"audio": ("q02.m4a", clip.read_bytes(), "audio/mp4")}
+        )
+        assert voice.status_code == 200, voice.text
+        body = voice.json()
+        assert "光伏逆变器" in body["transcript"]["text"] and body["answer"]["citations"]
+        for junk in (b"", b"not audio at all" * 100):
+            bad = client.post("/v1/ask/voice", files={"audio": ("x.m4a", junk, "audio/mp4")})
+            assert bad.status_code == 422 and bad.json()["code"] == "bad_audio"
+        missing = client.post("/v1/ask/voice", data={"top_k": "3"})
+        assert missing.status_code == 422
