@@ -18,8 +18,8 @@ from rich.table import Table
 
 from api import models_setup, runtime
 from api.settings import Settings, ensure_password
-from ingest.pipeline import IngestReport
-from kg.errors import SkgError
+from ingest.pipeline import IngestOptions, IngestReport
+from kg.errors import AudioError, IngestError, SkgError
 from kg.models import CurationStatus
 from kg.neo4j_store import Neo4jGraphStore
 from speech.evaluation import SpeechReport
@@ -201,7 +201,11 @@ def models_status() -> None:
 # -- ingest and index ------------------------------------------------------------------------
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders to ingest.")] = None,
+    audio: Annotated[
+        list[Path] | None,
+        typer.Option(help="A dictated debrief (wav, m4a...): transcribed into field notes."),
+    ] = None,
     collection: Annotated[
         str | None, typer.Option(help="Collection name (default: each folder's name).")
     ] = None,
@@ -220,9 +224,11 @@ def ingest(
     Markdown, text, Word (.docx), PDF, CSV/TSV/Excel (glossaries, customer lists, triples) and
     JSON/JSONL (CRM exports, knowledge bases of triples). A bad file is reported and skipped.
     """
-    from ingest.pipeline import IngestOptions, ingest_paths
+    from ingest.pipeline import ingest_paths
     from ingest.sources import discover
 
+    if not paths and not audio:
+        raise typer.BadParameter("give files or folders to ingest, or --audio FILE")
     settings = Settings()
     options = IngestOptions(
         collection=collection,
@@ -232,14 +238,47 @@ def ingest(
     )
     store = runtime.open_store(settings)
     try:
-        files = discover(paths)
-        with _progress() as progress:
-            task = progress.add_task("Ingesting", total=len(files))
-            report = ingest_paths(paths, store, options, on_file=lambda _: progress.advance(task))
-        _print_report(report)
+        if paths:
+            files = discover(paths)
+            with _progress() as progress:
+                task = progress.add_task("Ingesting", total=len(files))
+                report = ingest_paths(
+                    paths, store, options, on_file=lambda _: progress.advance(task)
+                )
+            _print_report(report)
+        if audio:
+            _print_report(_ingest_debriefs(settings, store, audio, options))
         _sync(settings, store)
     finally:
         store.close()
+
+
+def _ingest_debriefs(
+    settings: Settings, store: Neo4jGraphStore, files: list[Path], options: IngestOptions
+) -> IngestReport:
+    """Transcribe each recording (graph-aware), then ingest it as field-note atoms."""
+    from ingest.pipeline import ingest_sources
+    from ingest.sources.debrief import debrief_source
+    from speech.audio import decode
+
+    recognizer = runtime.load_recognizer(settings)
+    sources, failures = {}, []
+    for path in files:
+        try:
+            recognition = recognizer.recognize(decode(path))
+            _print_recognition(str(path), recognition)
+            sources[path] = debrief_source(
+                path,
+                recognition.text,
+                path.name,
+                options.collection or "voice-debriefs",
+                options.default_status,
+            )
+        except (AudioError, IngestError) as exc:
+            failures.append((str(path), str(exc)))
+    report = ingest_sources(sources, store, options)
+    report.failures += failures
+    return report
 
 
 def _print_report(report: IngestReport) -> None:

@@ -27,7 +27,7 @@ from kg.store import DocumentState, DocumentWrite, GraphStore
 logger = logging.getLogger(__name__)
 
 # Candidate detection reads text atoms only: fact atoms from triples are names already.
-CANDIDATE_KINDS = {"case_study", "post_mortem", "note", "crm_export"}
+CANDIDATE_KINDS = {"case_study", "post_mortem", "note", "crm_export", "voice_debrief"}
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,35 @@ def ingest_paths(
             if on_file:
                 on_file(unit.path)
 
+    _write_sources(parsed, store, options, report, on_file)
+    _sync_removed(paths, units, report, store, options)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def ingest_sources(
+    sources: dict[Path, ParsedSource],
+    store: GraphStore,
+    options: IngestOptions | None = None,
+    *,
+    on_file: Callable[[Path], None] | None = None,
+) -> IngestReport:
+    """Ingest sources parsed elsewhere (e.g. transcribed voice debriefs), exactly as files are."""
+    started = time.perf_counter()
+    report = IngestReport()
+    _write_sources(sources, store, options or IngestOptions(), report, on_file)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _write_sources(
+    parsed: dict[Path, ParsedSource],
+    store: GraphStore,
+    options: IngestOptions,
+    report: IngestReport,
+    on_file: Callable[[Path], None] | None,
+) -> None:
+    """Entities first, then linking, changed atoms in batches, duplicates and candidates."""
     states = store.document_states([p.document.id for p in parsed.values()])
     changed = [p for p in parsed.values() if _content_changed(p, states.get(p.document.id))]
     entities = [e for p in changed for e in p.entities]
@@ -132,7 +161,6 @@ def ingest_paths(
             _flush(batch, store, on_file)
     _flush(batch, store, on_file)
 
-    _sync_removed(paths, units, report, store, options)
     if written:
         everything = store.atom_texts()
         pairs = near_duplicates(
@@ -146,8 +174,6 @@ def ingest_paths(
         texts = [a.text for a in written if a.source.document_id in text_docs]
         report.candidates = unknown_candidates(texts, dictionary)
         store.save_candidates(report.candidates)
-    report.seconds = time.perf_counter() - started
-    return report
 
 
 def _units(paths: list[Path], options: IngestOptions) -> list[_Unit]:

@@ -24,6 +24,7 @@ class AtomType(StrEnum):
     SOLUTION_POINT = "solution_point"  # 方案要点
     COMPETITOR = "competitor"  # 竞品
     FACT = "fact"  # 知识卡片: what the graph knows about one entity (from triples)
+    FIELD_NOTE = "field_note"  # 现场纪要: from a rep's dictated visit debrief
 
 
 ATOM_TYPE_LABELS_ZH: dict[AtomType, str] = {
@@ -36,6 +37,7 @@ ATOM_TYPE_LABELS_ZH: dict[AtomType, str] = {
     AtomType.SOLUTION_POINT: "方案要点",
     AtomType.COMPETITOR: "竞品",
     AtomType.FACT: "知识卡片",
+    AtomType.FIELD_NOTE: "现场纪要",
 }
 
 
@@ -48,6 +50,7 @@ class DocumentKind(StrEnum):
     CUSTOMER_LIST = "customer_list"  # 客户名单
     CRM_EXPORT = "crm_export"  # CRM 导出
     TRIPLES = "triples"  # (实体, 关系, 值)
+    VOICE_DEBRIEF = "voice_debrief"  # 语音纪要: a dictated debrief, transcribed
     NOTE = "note"  # anything else
 
 

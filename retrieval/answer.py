@@ -25,6 +25,7 @@ SECTIONS: tuple[tuple[str, tuple[AtomType, ...]], ...] = (
     ("术语解释", (AtomType.TERM,)),
     ("支撑案例", (AtomType.CASE,)),
     ("风险与教训", (AtomType.LESSON, AtomType.COMPETITOR)),
+    ("一线反馈", (AtomType.FIELD_NOTE,)),
     ("客户与背景", (AtomType.FACT,)),
 )
 # The section a question's intent puts first.

@@ -113,3 +113,20 @@ def test_user_errors_are_one_line_without_traceback(cli_env, tmp_path):
     assert proc.returncode == 1
     assert "无法解码音频" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_a_dictated_debrief_becomes_field_notes(cli_env, store):
+    assert run("ingest", str(SAMPLES)).exit_code == 0  # the graph the recognizer learns from
+    clip = SHARED_EVAL / "speech_zh" / "questions" / "q01.wav"
+    result = run("ingest", "--audio", str(clip))
+    assert result.exit_code == 0, result.output
+    records, _, _ = store._driver.execute_query(
+        "MATCH (a:Atom {type: 'field_note'})-[:FROM]->(d:Document {kind: 'voice_debrief'}) "
+        "OPTIONAL MATCH (a)-[:MENTIONS]->(e:Entity) "
+        "RETURN d.path AS path, a.text AS text, collect(e.name) AS entities"
+    )
+    assert records and records[0]["path"] == "q01.wav"
+    assert "宁德时代" in records[0]["text"]  # corrected from 您得时代 by the graph's vocabulary
+    assert {"宁德时代", "热失控"} <= set(records[0]["entities"])
+    again = run("ingest", "--audio", str(clip))
+    assert "failures: 0" in " ".join(again.output.split())
