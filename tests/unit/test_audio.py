@@ -61,3 +61,27 @@ def test_empty_too_long_and_too_large_are_refused(tmp_path):
 def test_file_objects_are_accepted(tmp_path):
     path = _wav(tmp_path / "a.wav", _tone(0.5, 8000), 8000)
     assert decode(io.BytesIO(path.read_bytes())).size > 0
+
+
+@pytest.mark.parametrize("name", ["q01.webm", "q02.m4a", "q03.mp3", "q01.wav"])
+def test_formats_phones_and_browsers_send(name):
+    from tests.conftest import SHARED_EVAL
+
+    samples = decode(SHARED_EVAL / "speech_zh" / "questions" / name)
+    assert 2.0 < samples.size / SAMPLE_RATE < 10.0
+
+
+def test_ogg_opus_is_decoded(tmp_path):
+    import av
+
+    path = tmp_path / "note.ogg"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libopus", rate=48_000)
+        tone = (_tone(1.0, 48_000) * 0.5).astype(np.float32).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(tone, format="flt", layout="mono")
+        frame.sample_rate = 48_000
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    assert abs(decode(path).size - SAMPLE_RATE) < 2000
