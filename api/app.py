@@ -37,7 +37,7 @@ from kg.errors import (
     SkgError,
 )
 from retrieval.index_bundle import IndexBundle
-from speech.audio import AudioLimits, decode
+from speech.audio import decode
 
 logger = logging.getLogger(__name__)
 
@@ -140,13 +140,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         top_k: Annotated[int, Form(ge=1, le=50)] = 8,
     ) -> VoiceAskResponse:
         """A spoken question: the transcript (raw and corrected) and the composed answer."""
-        limit = AudioLimits().max_bytes
+        limits = runtime.audio_limits(settings)
+        limit = limits.max_bytes
         data = audio.file.read(limit + 1)
         if len(data) > limit:
             raise AudioError(f"音频文件过大（上限 {limit} 字节）")
         if not data:
             raise AudioError("音频文件为空")
-        recognition = request.app.state.recognizer.recognize(decode(io.BytesIO(data)))
+        recognition = request.app.state.recognizer.recognize(decode(io.BytesIO(data), limits))
         answer = service.ask(recognition.text, top_k)
         return VoiceAskResponse(
             transcript=TranscriptPublic(

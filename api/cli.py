@@ -265,7 +265,7 @@ def _ingest_debriefs(
     sources, failures = {}, []
     for path in files:
         try:
-            recognition = recognizer.recognize(decode(path))
+            recognition = recognizer.recognize(decode(path, runtime.audio_limits(settings)))
             _print_recognition(str(path), recognition)
             sources[path] = debrief_source(
                 path,
@@ -470,7 +470,8 @@ def ask(
     if audio is not None:
         from speech.audio import decode
 
-        recognition = runtime.load_recognizer(settings).recognize(decode(audio))
+        limits = runtime.audio_limits(settings)
+        recognition = runtime.load_recognizer(settings).recognize(decode(audio, limits))
         question = recognition.text
         if not as_json:
             _print_recognition(str(audio), recognition)
@@ -524,9 +525,10 @@ def transcribe(
     """Transcribe spoken questions: the raw and the corrected transcript of each file."""
     from speech.audio import decode
 
-    recognizer = runtime.load_recognizer(Settings(), correct=correct)
+    settings = Settings()
+    recognizer = runtime.load_recognizer(settings, correct=correct)
     for path in files:
-        recognition = recognizer.recognize(decode(path))
+        recognition = recognizer.recognize(decode(path, runtime.audio_limits(settings)))
         if as_json:
             row = {"file": str(path), **_recognition_json(recognition)}
             print(json.dumps(row, ensure_ascii=False))

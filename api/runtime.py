@@ -20,6 +20,7 @@ from retrieval.lexical import LexicalRetriever
 from retrieval.polish import OpenAICompatiblePolisher
 from retrieval.query import QueryAnalyzer
 from retrieval.service import SearchService
+from speech.audio import AudioLimits
 from speech.base import Transcriber
 from speech.correction import PinyinCorrector
 from speech.recognizer import SpeechRecognizer
@@ -69,6 +70,10 @@ def load_embedder(settings: Settings) -> Embedder:
             f"dimensional vectors; set SKG_EMBEDDING_DIMENSIONS={embedder.dimensions}."
         )
     return embedder
+
+
+def audio_limits(settings: Settings) -> AudioLimits:
+    return AudioLimits(max_seconds=settings.audio_max_seconds, max_bytes=settings.audio_max_bytes)
 
 
 def load_transcriber(settings: Settings) -> Transcriber:

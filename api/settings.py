@@ -62,6 +62,8 @@ class Settings(BaseSettings):
         5, ge=1, le=10, description="faster-whisper beam: 1 is 1.8x faster, CER 0.137 vs 0.093"
     )
     index_dir: Path | None = None
+    audio_max_seconds: float = Field(120.0, gt=0, description="Longest audio accepted.")
+    audio_max_bytes: int = Field(20 * 1024 * 1024, gt=0, description="Largest audio file accepted.")
     llm_base_url: str | None = Field(
         None, description="An OpenAI-compatible endpoint that polishes answers (optional)."
     )

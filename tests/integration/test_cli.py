@@ -114,6 +114,11 @@ def test_user_errors_are_one_line_without_traceback(cli_env, tmp_path):
     assert "无法解码音频" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
 
+    clip = SHARED_EVAL / "speech_zh" / "questions" / "q01.wav"
+    proc = _skg("transcribe", str(clip), env={**env, "SKG_AUDIO_MAX_SECONDS": "1"})
+    assert proc.returncode == 1
+    assert "音频过长，上限 1 秒" in proc.stderr
+
 
 def test_a_dictated_debrief_becomes_field_notes(cli_env, store):
     assert run("ingest", str(SAMPLES)).exit_code == 0  # the graph the recognizer learns from
