@@ -1,0 +1,149 @@
+"""`skg demo`, `skg ask`, `skg transcribe`, `skg eval-speech`, `skg serve`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from api import runtime
+from api.cli.common import console, print_recognition, progress_bar, recognition_json
+from api.cli.ingest_cmds import ingest
+from api.cli.root import app
+from api.cli.setup_cmds import setup
+from api.settings import Settings
+from speech.evaluation import SpeechReport
+
+EXAMPLE_QUESTION = "如何向宁德时代解释热失控防护方案？"
+SAMPLES = Path("data/samples")
+
+
+@app.command()
+def demo(
+    question: Annotated[str, typer.Argument(help="The question to answer.")] = EXAMPLE_QUESTION,
+) -> None:
+    """Set up, ingest data/samples, and answer the example question."""
+    setup()
+    ingest([SAMPLES])
+    ask(question)
+
+
+# -- questions -------------------------------------------------------------------------------
+@app.command()
+def ask(
+    question: Annotated[str | None, typer.Argument(help="A typed question.")] = None,
+    audio: Annotated[
+        Path | None, typer.Option(help="A spoken question (wav, mp3, m4a...).")
+    ] = None,
+    top_k: Annotated[int, typer.Option(min=1, max=50)] = 8,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Answer a typed or spoken question with cited atoms."""
+    settings = Settings()
+    if (question is None) == (audio is None):
+        raise typer.BadParameter("give either a QUESTION or --audio FILE")
+    recognition = None
+    if audio is not None:
+        from speech.audio import decode
+
+        limits = runtime.audio_limits(settings)
+        recognition = runtime.load_recognizer(settings).recognize(decode(audio, limits))
+        question = recognition.text
+        if not as_json:
+            print_recognition(str(audio), recognition)
+    assert question is not None
+    store = runtime.open_store(settings)
+    try:
+        service = runtime.search_service(settings, store, runtime.load_embedder(settings))
+        answer = service.ask(question, top_k)
+    finally:
+        store.close()
+    if as_json:
+        payload = answer.model_dump(mode="json")
+        if recognition is not None:
+            payload["transcript"] = recognition_json(recognition)
+        console.print_json(json.dumps(payload, ensure_ascii=False))
+    else:
+        if answer.polished:
+            console.print(answer.polished + "\n", markup=False, highlight=False, soft_wrap=True)
+        console.print(answer.to_text(), markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def transcribe(
+    files: Annotated[list[Path], typer.Argument(help="Audio files (wav, mp3, m4a, webm, ogg).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+    correct: Annotated[bool, typer.Option(help="Correct against the graph's vocabulary.")] = True,
+) -> None:
+    """Transcribe spoken questions: the raw and the corrected transcript of each file."""
+    from speech.audio import decode
+
+    settings = Settings()
+    recognizer = runtime.load_recognizer(settings, correct=correct)
+    for path in files:
+        recognition = recognizer.recognize(decode(path, runtime.audio_limits(settings)))
+        if as_json:
+            row = {"file": str(path), **recognition_json(recognition)}
+            print(json.dumps(row, ensure_ascii=False))
+        else:
+            print_recognition(str(path), recognition)
+
+
+@app.command("eval-speech")
+def eval_speech(
+    tsv: Annotated[Path, typer.Argument(help="id<TAB>reference<TAB>key|terms, audio beside it.")],
+    correct: Annotated[bool, typer.Option(help="Correct against the graph's vocabulary.")] = True,
+    agreement: Annotated[
+        bool, typer.Option(help="Also compare top-5 atoms of spoken vs typed (needs an index).")
+    ] = False,
+) -> None:
+    """Character error rate, key-term recall and compute time, raw and corrected."""
+    from speech.evaluation import evaluate_speech, read_manifest
+
+    recognizer = runtime.load_recognizer(Settings(), correct=correct)
+    with progress_bar() as progress:
+        task = progress.add_task("Clips", total=len(read_manifest(tsv)))
+        report = evaluate_speech(tsv, recognizer, on_clip=lambda: progress.advance(task))
+    table = Table("id", "raw", "corrected", "changes", title=f"{recognizer.transcriber.name}")
+    for clip in report.clips:
+        table.add_row(
+            clip.id, clip.raw, clip.corrected, "，".join(f"{h}→{t}" for h, t in clip.changes)
+        )
+    console.print(table)
+    for name, value in report.summary().items():
+        console.print(f"{name}: {value:.3f}")
+    if agreement:
+        _print_agreement(report)
+
+
+def _print_agreement(report: SpeechReport) -> None:
+    """Voice versus typed: overlap of the top-5 atoms for the transcript and the reference."""
+    from retrieval.index_bundle import IndexBundle
+
+    settings = Settings()
+    analyzer, retriever = runtime.hybrid_retriever(
+        IndexBundle.load(settings.index_path), runtime.load_embedder(settings)
+    )
+
+    def top5(text: str) -> set[str]:
+        return {h.atom_id for h in retriever.search(analyzer.analyze(text), 5)}
+
+    for label, pick in (("raw", lambda c: c.raw), ("corrected", lambda c: c.corrected)):
+        overlaps = [len(top5(pick(c)) & top5(c.reference)) / 5 for c in report.clips]
+        console.print(f"top-5 agreement with typed, {label}: {sum(overlaps) / len(overlaps):.3f}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+) -> None:
+    """Run the HTTP API (FastAPI, OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(Settings()), host=host, port=port)

@@ -1,0 +1,45 @@
+"""The `skg` Typer app, its sub-apps, and the console entry point."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from api.cli.common import err
+from kg.errors import SkgError
+
+app = typer.Typer(
+    help="SalesKG 销售知识图谱: ingest sales knowledge, ask it questions.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+neo4j_app = typer.Typer(help="The project-managed local Neo4j server.", no_args_is_help=True)
+models_app = typer.Typer(help="The offline embedding and speech models.", no_args_is_help=True)
+index_app = typer.Typer(help="The search indexes: dense, lexical, graph.", no_args_is_help=True)
+app.add_typer(neo4j_app, name="neo4j")
+app.add_typer(models_app, name="models")
+app.add_typer(index_app, name="index")
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False):
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def main() -> None:
+    """Console entry point: friendly errors instead of tracebacks."""
+    try:
+        app()
+    except SkgError as exc:
+        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        sys.exit(1)
+    except ValidationError as exc:
+        err.print(f"[red]invalid settings:[/red] {exc}", markup=True, highlight=False)
+        sys.exit(2)
