@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install setup demo test lint format unit clean-state
+.PHONY: install setup demo test lint format unit bench-load clean-state browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,12 +26,19 @@ demo: install
 	$(BIN)/skg demo
 
 ## The tests: lint, then unit and integration tests against a real Neo4j and real models.
-test: install
+test: install browser
 	$(BIN)/skg models prepare
 	$(BIN)/skg neo4j resolve
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+## Debian's Chromium for the reps' page test (tests/integration/test_rep_page.py), with CJK and
+## emoji fonts so its screenshots are legible. Never `playwright install`: it downloads.
+BROWSER_PACKAGES := chromium fonts-wqy-microhei fonts-noto-color-emoji
+browser:
+	dpkg -s $(BROWSER_PACKAGES) >/dev/null 2>&1 || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES))
 
 unit: install
 	$(BIN)/python -m pytest -m unit
@@ -43,6 +50,14 @@ lint: install
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+## Load test: 20 clients against `skg serve` (after `make demo`); LOAD_ARGS="--duration 30".
+$(VENV)/.bench-stamp: pyproject.toml | $(STAMP)
+	$(BIN)/pip install --quiet -e ".[dev,bench]"
+	touch $@
+
+bench-load: $(VENV)/.bench-stamp
+	$(BIN)/python benchmarks/load_test.py $(LOAD_ARGS)
 
 ## Stop the local Neo4j and delete all project state (.skg/): data, models, indexes.
 clean-state: install

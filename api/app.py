@@ -1,53 +1,48 @@
-"""The FastAPI application: health, search and ask over the sales knowledge graph."""
+"""The FastAPI application: search, ask (typed and spoken), the graph's atoms and entities,
+feedback, ingest jobs, operations endpoints, and the reps' page at ``/app/``.
+
+Routes live in ``api/routes/``; errors become HTTP responses only in ``api/errors.py``.
+"""
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from pathlib import Path
 
-from fastapi import FastAPI, File, Form, Request, UploadFile
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
-from api import runtime
-from api.deps import IndexDep, SearchDep, StoreDep
-from api.schemas import (
-    AskRequest,
-    AskResponse,
-    AtomPublic,
-    CitationPublic,
-    ErrorBody,
-    Health,
-    SearchHitPublic,
-    SearchRequest,
-    SearchResponse,
-    TranscriptPublic,
-    VoiceAskResponse,
-)
+from api import errors
+from api.jobs import IngestJobs
+from api.middleware import ServiceMiddleware
+from api.routes import feedback, ingest, knowledge, ops, search
+from api.services import Services
 from api.settings import Settings
-from kg.errors import (
-    AudioError,
-    BadQueryError,
-    GraphAuthError,
-    GraphUnavailableError,
-    IndexNotReadyError,
-    SkgError,
-)
-from retrieval.index_bundle import IndexBundle
-from speech.audio import decode
+from retrieval.index_sync import sync_index
 
 logger = logging.getLogger(__name__)
 
-STATUS_BY_ERROR: tuple[tuple[type[SkgError], int, str], ...] = (
-    (BadQueryError, 422, "bad_query"),
-    (AudioError, 422, "bad_audio"),
-    (GraphUnavailableError, 503, "graph_unavailable"),
-    (GraphAuthError, 503, "graph_auth"),
-    (IndexNotReadyError, 503, "index_not_ready"),
-)
+STATIC = Path(__file__).parent / "static"
+API_VERSION = "1.0.0"
+DESCRIPTION = """
+SalesKG (销售知识图谱) answers sales questions from a knowledge graph of case studies,
+win/loss reviews and industry terms, every point cited.
+
+**Authentication:** send an API key as `Authorization: Bearer skg_…`; keys are created with
+`skg keys create NAME --scope search --scope ask [--team TEAM] [--user NAME]`. Scopes:
+`search` (search, read atoms and entities, feedback), `ask` (answers, typed and spoken;
+feedback), `ingest` (upload documents, read jobs), `admin` (every ingest job).
+
+**Visibility:** atoms are public, team (keys of that team) or private (the key's user).
+A key never sees, and never counts, an atom it may not see; reading one gives 404.
+
+**Errors** share one JSON shape: `code`, `message` (Chinese), `message_en`, `detail`,
+`request_id` (also in the `X-Request-ID` header and the server log).
+"""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -55,119 +50,57 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = runtime.open_store(settings)
-        embedder = runtime.load_embedder(settings)
-        bundle = IndexBundle.load(settings.index_path)
-        app.state.store = store
-        app.state.index = bundle
-        app.state.search = runtime.search_service(settings, store, embedder, bundle)
-        app.state.recognizer = runtime.load_recognizer(settings, bundle)
+        services = Services.start(settings)
+
+        def after_ingest() -> None:
+            sync_index(services.store, services.embedder, settings.index_path)
+            services.reload()
+
+        jobs = IngestJobs(services.store, settings.uploads_path, after_ingest)
+        abandoned = jobs.abandon_unfinished()
+        if abandoned:
+            logger.warning("%d ingest jobs of a previous run were left unfinished", abandoned)
+        app.state.services = services
+        app.state.jobs = jobs
         yield
-        store.close()
+        jobs.shutdown()
+        services.close()
 
     app = FastAPI(
         title="SalesKG 销售知识图谱",
-        version="0.1.0",
-        summary="Search and answers over a sales knowledge graph, with citations.",
+        version=API_VERSION,
+        summary="Search and cited answers over a sales knowledge graph.",
+        description=DESCRIPTION,
         lifespan=lifespan,
     )
+    errors.install(app)
+    for router in (search.router, knowledge.router, feedback.router, ingest.router, ops.router):
+        app.include_router(router)
+    app.mount("/app", StaticFiles(directory=STATIC, html=True), name="app")
 
-    @app.exception_handler(SkgError)
-    async def skg_error(_: Request, exc: SkgError) -> JSONResponse:
-        status, code = _status_for(exc)
-        headers = {"Retry-After": "5"} if status == 503 else None
-        body = ErrorBody(code=code, message=str(exc)).model_dump()
-        return JSONResponse(status_code=status, content=body, headers=headers)
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/app/")
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
         )
-        body = ErrorBody(
-            code="invalid_request", message=f"请求格式错误 (invalid request): {details}"
-        )
-        return JSONResponse(status_code=422, content=body.model_dump())
-
-    @app.get("/health", response_model=Health)
-    def health(store: StoreDep, index: IndexDep) -> Health:
-        counts = store.counts()
-        return Health(status="ok", neo4j="up", atoms=counts["atoms"], indexed=len(index.versions))
-
-    @app.post("/v1/search", response_model=SearchResponse)
-    def search(request: SearchRequest, service: SearchDep) -> SearchResponse:
-        response = service.search(request.query, request.top_k, request.filters())
-        return SearchResponse(
-            query=request.query,
-            intent=response.query.intent.value,
-            entities=[e.surface for e in response.query.entities],
-            hits=[
-                SearchHitPublic(
-                    score=r.score,
-                    sources=r.sources,
-                    path=list(r.path),
-                    atom=AtomPublic(
-                        id=r.atom.atom.id,
-                        type=r.atom.atom.type.value,
-                        title=r.atom.atom.title,
-                        text=r.atom.atom.text,
-                        status=r.atom.atom.status,
-                        version=r.atom.atom.version,
-                    ),
-                    citation=CitationPublic(
-                        document_id=r.atom.atom.source.document_id,
-                        document_title=r.atom.document_title,
-                        document_path=r.atom.document_path,
-                        section=r.atom.atom.source.section,
-                        start=r.atom.atom.source.start,
-                        end=r.atom.atom.source.end,
-                    ),
-                )
-                for r in response.results
-            ],
-        )
-
-    @app.post("/v1/ask", response_model=AskResponse)
-    def ask(request: AskRequest, service: SearchDep) -> AskResponse:
-        answer = service.ask(request.question, request.top_k, request.filters())
-        return AskResponse(answer=answer, text=answer.to_text())
-
-    @app.post("/v1/ask/voice", response_model=VoiceAskResponse)
-    def ask_voice(
-        service: SearchDep,
-        request: Request,
-        audio: Annotated[UploadFile, File(description="wav, mp3, m4a/aac, webm/opus or ogg")],
-        top_k: Annotated[int, Form(ge=1, le=50)] = 8,
-    ) -> VoiceAskResponse:
-        """A spoken question: the transcript (raw and corrected) and the composed answer."""
-        limits = runtime.audio_limits(settings)
-        limit = limits.max_bytes
-        data = audio.file.read(limit + 1)
-        if len(data) > limit:
-            raise AudioError(f"音频文件过大（上限 {limit} 字节）")
-        if not data:
-            raise AudioError("音频文件为空")
-        recognition = request.app.state.recognizer.recognize(decode(io.BytesIO(data), limits))
-        answer = service.ask(recognition.text, top_k)
-        return VoiceAskResponse(
-            transcript=TranscriptPublic(
-                text=recognition.text,
-                raw_text=recognition.raw.text,
-                changes=[f"{c.heard}→{c.term}" for c in recognition.changes],
-                audio_seconds=recognition.raw.audio_seconds,
-                compute_seconds=recognition.raw.compute_seconds,
-            ),
-            answer=answer,
-            text=answer.to_text(),
-        )
-
+    app.add_middleware(
+        ServiceMiddleware,
+        body_limit=lambda path: _body_limit(settings, path),
+        timeout_s=settings.request_timeout,
+    )
     return app
 
 
-def _status_for(exc: SkgError) -> tuple[int, str]:
-    """The HTTP status and error code of a SalesKG error (the only place they are chosen)."""
-    for error_type, status, code in STATUS_BY_ERROR:
-        if isinstance(exc, error_type):
-            return status, code
-    logger.error("unmapped error %s: %s", type(exc).__name__, exc)
-    return 500, "internal"
+def _body_limit(settings: Settings, path: str) -> int:
+    if path.startswith("/v1/ask/voice"):
+        return settings.audio_max_bytes + 64 * 1024  # the multipart envelope around the audio
+    if path.startswith("/v1/ingest"):
+        return settings.ingest_max_bytes
+    return settings.max_json_bytes

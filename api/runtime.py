@@ -56,7 +56,12 @@ def start_local_neo4j(settings: Settings) -> bool:
 
 def open_store(settings: Settings) -> Neo4jGraphStore:
     """Connect to Neo4j and make sure the schema is in place (idempotent)."""
-    driver = connect(settings.bolt_uri, settings.neo4j_user, settings.password())
+    driver = connect(
+        settings.bolt_uri,
+        settings.neo4j_user,
+        settings.password(),
+        retry_s=settings.neo4j_retry_seconds,
+    )
     store = Neo4jGraphStore(driver, settings.neo4j_database)
     store.ensure_schema(settings.embedding_dimensions)
     return store

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field, model_validator
 
 from kg.models import AtomType, CurationStatus, Visibility
 from retrieval.answer import Answer
@@ -33,21 +37,40 @@ class FilterFields(BaseModel):
 
 
 class SearchRequest(FilterFields):
+    """A question, or only context: a CRM opportunity page may send just its customer,
+    industry and product as ``entities`` and no question."""
+
     query: str = Field(
-        min_length=1,
+        "",
         max_length=MAX_QUERY_CHARS,
+        description="the question; may be empty when `entities` give the context",
         examples=["如何向宁德时代解释热失控防护方案？"],
     )
-    top_k: int = Field(8, ge=1, le=50)
+    top_k: int = Field(8, ge=1, le=50, description="page size")
+    offset: int = Field(0, ge=0, le=450, description="where the page starts")
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {"query": "如何向宁德时代解释热失控防护方案？", "top_k": 5},
+                {"query": "", "entities": ["宁德时代", "动力电池"], "types": ["case", "lesson"]},
+            ]
+        }
+    }
 
 
 class AtomPublic(BaseModel):
     id: str
     type: str
+    type_label: str = Field(description="the type in Chinese, e.g. 成功案例")
     title: str
     text: str
     status: str
     version: int
+    visibility: str
+    team: str | None
+    owner: str | None
+    updated_at: datetime
 
 
 class CitationPublic(BaseModel):
@@ -59,10 +82,20 @@ class CitationPublic(BaseModel):
     end: int
 
 
+class EntityRef(BaseModel):
+    id: str = Field(examples=["customer:宁德时代"])
+    name: str
+    kind: str
+
+
 class SearchHitPublic(BaseModel):
     score: float
     sources: dict[str, float] = Field(description="each retriever's own score for this atom")
+    highlights: list[str] = Field(
+        description="fragments of the text with the question's words in <em>; HTML-escaped"
+    )
     path: list[str] = Field(description="graph path that made the atom relevant, if any")
+    entities: list[EntityRef] = Field(description="what the atom mentions (graph context)")
     atom: AtomPublic
     citation: CitationPublic
 
@@ -70,7 +103,12 @@ class SearchHitPublic(BaseModel):
 class SearchResponse(BaseModel):
     query: str
     intent: str
-    entities: list[str]
+    entities: list[str] = Field(description="entities recognised in the question")
+    total: int = Field(
+        description="matching atoms this key may see, among the top candidates of each retriever"
+    )
+    offset: int
+    next_offset: int | None = Field(description="offset of the next page; null on the last")
     hits: list[SearchHitPublic]
 
 
@@ -82,8 +120,9 @@ class AskRequest(FilterFields):
 
 
 class AskResponse(BaseModel):
+    answer_id: str = Field(description="give it back with feedback on this answer")
     answer: Answer
-    text: str
+    text: str = Field(description="the answer as plain text")
 
 
 class TranscriptPublic(BaseModel):
@@ -98,13 +137,111 @@ class VoiceAskResponse(AskResponse):
     transcript: TranscriptPublic
 
 
-class Health(BaseModel):
-    status: str
-    neo4j: str
-    atoms: int
-    indexed: int
+class Liveness(BaseModel):
+    status: str = "ok"
 
 
-class ErrorBody(BaseModel):
-    code: str
-    message: str
+class Readiness(BaseModel):
+    status: str = Field(examples=["ready"], description="ready, or not_ready")
+    checks: dict[str, str] = Field(
+        examples=[{"neo4j": "ok", "index": "ok", "embedding_model": "ok", "speech_model": "ok"}]
+    )
+
+
+class AtomDetail(BaseModel):
+    atom: AtomPublic
+    citation: CitationPublic
+    entities: list[EntityRef]
+    duplicates: list[str] = Field(description="near-duplicate atoms you may see")
+    feedback: dict[str, int] = Field(description="feedback events by kind")
+
+
+class RelationPublic(BaseModel):
+    type: str
+    name: str = Field(description="the relation's wording, e.g. 关注 or IN_INDUSTRY")
+    direction: str = Field(description="out: this entity -> other; in: other -> this entity")
+    other: EntityRef
+
+
+class EntitySummary(EntityRef):
+    aliases: list[str]
+    mentions: int = Field(description="atoms mentioning it (all, before access rules)")
+
+
+class EntityDetail(BaseModel):
+    entity: EntityRef
+    aliases: list[str]
+    description: str | None
+    relations: list[RelationPublic]
+    atoms: list[AtomPublic] = Field(description="one page of the atoms you may see about it")
+    atoms_total: int
+    next_offset: int | None
+
+
+class EntityPage(BaseModel):
+    items: list[EntitySummary]
+    total: int
+    next_offset: int | None
+
+
+class FeedbackKind(StrEnum):
+    HELPFUL = "helpful"  # 有用
+    NOT_HELPFUL = "not_helpful"  # 没用
+    USED_IN_DEAL = "used_in_deal"  # 用于商机
+    DEAL_WON = "deal_won"  # 赢单
+    DEAL_LOST = "deal_lost"  # 丢单
+
+
+class FeedbackCreate(BaseModel):
+    """Feedback on an answer (all the atoms it cited) or on one atom; deal outcomes name the
+    deal (a CRM opportunity id)."""
+
+    kind: FeedbackKind
+    answer_id: str | None = Field(None, max_length=64)
+    atom_id: str | None = Field(None, max_length=64)
+    deal: str | None = Field(None, max_length=200, examples=["OPP-2026-0042"])
+    comment: str | None = Field(None, max_length=2000, examples=["客户认可热扩散试验数据"])
+
+    @model_validator(mode="after")
+    def _one_target(self) -> FeedbackCreate:
+        if (self.answer_id is None) == (self.atom_id is None):
+            raise ValueError("give exactly one of answer_id and atom_id")
+        return self
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {"kind": "helpful", "answer_id": "ans-3f2a9c1e7b6d4a50"},
+                {"kind": "deal_won", "atom_id": "atom-0123456789abcdef", "deal": "OPP-2026-0042"},
+            ]
+        }
+    }
+
+
+class FeedbackPublic(BaseModel):
+    id: str
+    kind: FeedbackKind
+    atoms: int = Field(description="atoms the feedback was recorded against")
+    created_at: str
+
+
+class IngestJobPublic(BaseModel):
+    id: str
+    state: str = Field(description="queued, running, succeeded or failed")
+    collection: str | None
+    files: list[str]
+    report: dict[str, Any] | None = Field(description="what the ingest did, once finished")
+    error: str | None
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+
+
+class IngestJobPage(BaseModel):
+    items: list[IngestJobPublic]
+    total: int
+    next_offset: int | None
+
+
+def next_offset(offset: int, returned: int, total: int) -> int | None:
+    return offset + returned if offset + returned < total else None

@@ -72,6 +72,32 @@ class Settings(BaseSettings):
     llm_timeout: float = 8.0
     top_k: int = Field(8, ge=1, le=50)
 
+    # -- the HTTP service ---------------------------------------------------------------------
+    auth_required: bool = Field(
+        True,
+        description="Require an API key. False: keyless calls may search and ask, public only.",
+    )
+    auth_cache_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="How long a checked key is trusted before Neo4j is asked again "
+        "(a revoked key stops working within this time).",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins allowed to call the API from a browser, e.g. "
+        '["https://crm.example.com"]; "*" allows any.',
+    )
+    max_json_bytes: int = Field(64 * 1024, gt=0, description="Largest JSON request body.")
+    ingest_max_bytes: int = Field(50 * 1024 * 1024, gt=0, description="Largest ingest upload.")
+    request_timeout: float = Field(
+        60.0, gt=0, description="Seconds before a request is answered 504 (voice included)."
+    )
+    neo4j_retry_seconds: float = Field(
+        5.0, ge=0, description="How long a statement is retried while Neo4j is unreachable."
+    )
+    uploads_dir: Path | None = Field(None, description="Ingest uploads. Unset: HOME/uploads.")
+
     @field_validator("neo4j_password")
     @classmethod
     def _refuse_weak(cls, value: SecretStr | None) -> SecretStr | None:
@@ -110,6 +136,10 @@ class Settings(BaseSettings):
             if self.whisper_backend == "openai-whisper"
             else (base / "ct2")
         )
+
+    @property
+    def uploads_path(self) -> Path:
+        return self.uploads_dir or self.home / "uploads"
 
     @property
     def index_path(self) -> Path:

@@ -36,9 +36,9 @@ STATUS_BY_LABEL = {
 }
 
 
-def parse_visibility(label: str | None) -> Visibility:
+def parse_visibility(label: str | None, default: Visibility = Visibility.PUBLIC) -> Visibility:
     if not label:
-        return Visibility.PUBLIC
+        return default
     if label not in VISIBILITY_BY_LABEL:
         raise ValueError(f"unknown visibility {label!r}; use one of {list(VISIBILITY_BY_LABEL)}")
     return VISIBILITY_BY_LABEL[label]

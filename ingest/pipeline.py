@@ -21,7 +21,7 @@ from ingest.sources import discover, parse_file
 from ingest.splitter import SplitOptions
 from kg.dictionary import EntityDictionary, load_into_jieba, unknown_candidates
 from kg.errors import IngestError
-from kg.models import Atom, CurationStatus, EntityKind
+from kg.models import Atom, CurationStatus, EntityKind, Visibility
 from kg.store import DocumentState, DocumentWrite, GraphStore
 
 logger = logging.getLogger(__name__)
@@ -38,6 +38,10 @@ class IngestOptions:
     on_removed: Literal["delete", "deprecate"] = "delete"
     sync_removed: bool = True
     default_status: CurationStatus = CurationStatus.DRAFT
+    # For atoms whose source does not say (uploads through the API take the caller's team).
+    default_visibility: Visibility = Visibility.PUBLIC
+    default_team: str | None = None
+    default_owner: str | None = None
     duplicate_threshold: float = 0.8
     batch_atoms: int = 1000  # documents are written in transactions of about this many atoms
 
@@ -97,7 +101,12 @@ def ingest_paths(
     report = IngestReport()
     units = _units(paths, options)
     known = {e.name: EntityKind(e.kind) for e in store.entity_dictionary()}
-    split_options = SplitOptions(default_status=options.default_status)
+    split_options = SplitOptions(
+        default_status=options.default_status,
+        default_visibility=options.default_visibility,
+        default_team=options.default_team,
+        default_owner=options.default_owner,
+    )
 
     parsed: dict[Path, ParsedSource] = {}
     for unit in units:

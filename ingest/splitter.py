@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ingest.parsed import SourceText, metadata_entities, parse_status, parse_visibility
 from kg.errors import IngestError
-from kg.models import Atom, AtomType, CurationStatus, DocumentKind, SourceSpan
+from kg.models import Atom, AtomType, CurationStatus, DocumentKind, SourceSpan, Visibility
 
 _HEADING = re.compile(r"^(#{2,3})\s+(.+?)\s*$", re.MULTILINE)
 MIN_ATOM_CHARS = 8
@@ -41,6 +41,19 @@ class SplitOptions:
     """Choices an ingest run makes for every atom it cuts."""
 
     default_status: CurationStatus = CurationStatus.DRAFT
+    # For atoms whose source does not say (e.g. files uploaded through the API by a team).
+    default_visibility: Visibility = Visibility.PUBLIC
+    default_team: str | None = None
+    default_owner: str | None = None
+
+    def apply_defaults(self, atoms: list[Atom]) -> None:
+        """Give atoms built without metadata (tables, triples) the run's defaults."""
+        for atom in atoms:
+            atom.status = self.default_status
+            atom.visibility = self.default_visibility
+            atom.team = atom.team or self.default_team
+            atom.owner = atom.owner or self.default_owner
+            atom.rehash()
 
 
 @dataclass(frozen=True)
@@ -60,7 +73,7 @@ def split(source: SourceText, doc_id: str, options: SplitOptions | None = None) 
     options = options or SplitOptions()
     meta = source.metadata
     try:
-        visibility = parse_visibility(meta.get("可见范围"))
+        visibility = parse_visibility(meta.get("可见范围"), options.default_visibility)
         status = parse_status(meta.get("状态"), options.default_status)
     except ValueError as exc:
         raise IngestError(f"{source.path}: {exc}") from exc
@@ -91,9 +104,9 @@ def split(source: SourceText, doc_id: str, options: SplitOptions | None = None) 
                     end=source.body_offset + section.end,
                 ),
                 entities=list(about),
-                owner=meta.get("负责人"),
+                owner=meta.get("负责人") or options.default_owner,
                 visibility=visibility,
-                team=meta.get("团队"),
+                team=meta.get("团队") or options.default_team,
                 status=status,
             )
         )

@@ -12,7 +12,11 @@
     ├── IngestError            a source file cannot be read or split
     ├── IndexNotReadyError     the search index is missing or out of step
     ├── AudioError             audio is empty, corrupt, too long or too large
-    └── BadQueryError          a question is empty or too long
+    ├── BadQueryError          a question is empty or too long
+    ├── AuthenticationError    no API key, or one that is unknown or revoked
+    ├── PermissionDeniedError  the API key lacks the scope an operation needs
+    ├── NotFoundError          no such atom, entity, answer or job (or not one the caller may see)
+    └── PayloadTooLargeError   a request body over its limit
 
 Each carries a message for people (Chinese for reps where it reaches them). HTTP status codes
 are assigned only in ``api/``.
@@ -69,3 +73,19 @@ class AudioError(SkgError):
 
 class BadQueryError(SkgError):
     """A question is empty or too long."""
+
+
+class AuthenticationError(SkgError):
+    """No API key was given, or it is unknown or revoked."""
+
+
+class PermissionDeniedError(SkgError):
+    """The API key lacks the scope the operation needs."""
+
+
+class NotFoundError(SkgError):
+    """No such atom, entity, answer or job, or none the caller may see."""
+
+
+class PayloadTooLargeError(SkgError):
+    """A request body is over its limit."""

@@ -139,9 +139,13 @@ class Atom(BaseModel):
 
     def model_post_init(self, _context: object) -> None:
         if not self.content_hash:
-            self.content_hash = content_hash(
-                self.type, self.title, self.text, self.visibility, self.owner or ""
-            )
+            self.rehash()
+
+    def rehash(self) -> None:
+        """Recompute ``content_hash`` after a field it covers was changed in place."""
+        self.content_hash = content_hash(
+            self.type, self.title, self.text, self.visibility, self.owner or ""
+        )
 
 
 class Entity(BaseModel):

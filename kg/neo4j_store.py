@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import neo4j
 from neo4j import Driver, GraphDatabase
-from neo4j.exceptions import AuthError, ServiceUnavailable
+from neo4j.exceptions import AuthError, ServiceUnavailable, SessionExpired
 
 from kg import queries
 from kg.errors import GraphAuthError, GraphUnavailableError
@@ -22,12 +22,20 @@ logger = logging.getLogger(__name__)
 WRITE_BATCH = 500
 
 
-def connect(uri: str, user: str, password: str, *, timeout_s: float = 15.0) -> Driver:
-    """Open a driver and check that the server answers and accepts the credentials."""
+def connect(
+    uri: str, user: str, password: str, *, timeout_s: float = 15.0, retry_s: float = 30.0
+) -> Driver:
+    """Open a driver and check that the server answers and accepts the credentials.
+
+    ``retry_s`` bounds how long a statement is retried while Neo4j is unreachable; the API keeps
+    it short so that callers get a 503 quickly instead of a hanging request.
+    """
     driver = GraphDatabase.driver(
         uri,
         auth=(user, password),
         connection_timeout=timeout_s,
+        connection_acquisition_timeout=timeout_s,
+        max_transaction_retry_time=retry_s,
         # "property key does not exist" on a fresh graph is expected, not worth a warning.
         notifications_disabled_classifications=["UNRECOGNIZED"],
     )
@@ -55,12 +63,13 @@ class Neo4jGraphStore:
         self._driver = driver
         self._database = database
 
-    def _run(self, query: str, **params: Any) -> list[neo4j.Record]:
+    def run(self, query: str, **params: Any) -> list[neo4j.Record]:
+        """One statement from ``kg.queries`` in its own transaction (retried by the driver)."""
         try:
             records, _, _ = self._driver.execute_query(
                 query, parameters_=params, database_=self._database
             )
-        except ServiceUnavailable as exc:
+        except (ServiceUnavailable, SessionExpired) as exc:
             raise GraphUnavailableError(f"Neo4j is unreachable: {exc}") from exc
         return records
 
@@ -70,7 +79,7 @@ class Neo4jGraphStore:
     def document_states(self, ids: Sequence[str]) -> dict[str, DocumentState]:
         states = {}
         for start in range(0, len(ids), WRITE_BATCH):
-            for r in self._run(queries.DOCUMENT_STATES, ids=list(ids[start : start + WRITE_BATCH])):
+            for r in self.run(queries.DOCUMENT_STATES, ids=list(ids[start : start + WRITE_BATCH])):
                 atoms = {atom_id: digest for atom_id, digest in r["atoms"] if atom_id is not None}
                 states[r["id"]] = DocumentState(
                     r["content_hash"], r["link_hash"], r["removed"], atoms
@@ -106,12 +115,12 @@ class Neo4jGraphStore:
             session.execute_write(work)
 
     def collection_documents(self, collection: str) -> dict[str, str]:
-        records = self._run(queries.COLLECTION_DOCUMENTS, collection=collection)
+        records = self.run(queries.COLLECTION_DOCUMENTS, collection=collection)
         return {r["id"]: r["path"] for r in records}
 
     def remove_documents(self, ids: Sequence[str], mode: Literal["delete", "deprecate"]) -> int:
         query = queries.DELETE_DOCUMENTS if mode == "delete" else queries.DEPRECATE_DOCUMENTS
-        return int(self._run(query, ids=list(ids))[0]["atoms"]) if ids else 0
+        return int(self.run(query, ids=list(ids))[0]["atoms"]) if ids else 0
 
     def upsert_entities(self, entities: Sequence[Entity]) -> None:
         merged: dict[str, Entity] = {}
@@ -139,7 +148,7 @@ class Neo4jGraphStore:
                 if e.kind is kind
             ]
             for batch in _batches(rows):
-                self._run(queries.UPSERT_ENTITIES[kind], rows=batch)
+                self.run(queries.UPSERT_ENTITIES[kind], rows=batch)
 
     def upsert_relations(self, relations: Sequence[Relation]) -> None:
         for rel_type in RelationType:
@@ -155,69 +164,139 @@ class Neo4jGraphStore:
                 }.values()
             )
             for batch in _batches(rows):
-                self._run(queries.UPSERT_RELATIONS[rel_type], rows=batch)
+                self.run(queries.UPSERT_RELATIONS[rel_type], rows=batch)
 
     def entity_dictionary(self) -> list[DictionaryEntry]:
         return [
             DictionaryEntry(r["id"], r["name"], list(r["aliases"]), r["kind"])
-            for r in self._run(queries.ENTITY_DICTIONARY)
+            for r in self.run(queries.ENTITY_DICTIONARY)
         ]
 
     def save_candidates(self, rows: Sequence[tuple[str, int, list[str]]]) -> None:
         payload = [{"name": n, "count": c, "examples": ex} for n, c, ex in rows]
         for batch in _batches(payload):
-            self._run(queries.SAVE_CANDIDATES, rows=batch)
-        self._run(queries.PRUNE_CANDIDATES)
+            self.run(queries.SAVE_CANDIDATES, rows=batch)
+        self.run(queries.PRUNE_CANDIDATES)
 
     def atom_texts(self) -> list[tuple[str, str, str]]:
-        return [(r["id"], r["document_id"], r["text"]) for r in self._run(queries.ATOM_TEXTS)]
+        return [(r["id"], r["document_id"], r["text"]) for r in self.run(queries.ATOM_TEXTS)]
 
     def link_duplicates(self, pairs: Sequence[tuple[str, str, float]]) -> None:
         payload = [{"duplicate": a, "original": b, "similarity": s} for a, b, s in pairs]
         for batch in _batches(payload):
-            self._run(queries.LINK_DUPLICATES, pairs=batch)
+            self.run(queries.LINK_DUPLICATES, pairs=batch)
 
     def atoms_needing_embedding(self) -> list[tuple[str, str, str]]:
-        return [
-            (r["id"], r["title"], r["text"]) for r in self._run(queries.ATOMS_NEEDING_EMBEDDING)
-        ]
+        return [(r["id"], r["title"], r["text"]) for r in self.run(queries.ATOMS_NEEDING_EMBEDDING)]
 
     def set_embeddings(self, rows: Iterable[tuple[str, list[float]]]) -> None:
         payload = [{"id": atom_id, "embedding": vector} for atom_id, vector in rows]
         for batch in _batches(payload):
-            self._run(queries.SET_EMBEDDINGS, rows=batch)
+            self.run(queries.SET_EMBEDDINGS, rows=batch)
 
     def embeddings(self) -> list[tuple[str, int, list[float]]]:
-        return [(r["id"], r["version"], r["embedding"]) for r in self._run(queries.ALL_EMBEDDINGS)]
+        return [(r["id"], r["version"], r["embedding"]) for r in self.run(queries.ALL_EMBEDDINGS)]
 
     def atoms(self, ids: Sequence[str]) -> list[StoredAtom]:
-        by_id = {r["id"]: r for r in self._run(queries.ATOMS_BY_ID, ids=list(ids))}
+        by_id = {r["id"]: r for r in self.run(queries.ATOMS_BY_ID, ids=list(ids))}
         return [_stored_atom(by_id[i]) for i in ids if i in by_id]
 
     def snapshot(self) -> GraphRows:
         return GraphRows(
-            atoms=[r.data() for r in self._run(queries.SNAPSHOT_ATOMS)],
+            atoms=[r.data() for r in self.run(queries.SNAPSHOT_ATOMS)],
             entities=[
                 DictionaryEntry(r["id"], r["name"], list(r["aliases"]), r["kind"])
-                for r in self._run(queries.SNAPSHOT_ENTITIES)
+                for r in self.run(queries.SNAPSHOT_ENTITIES)
             ],
             relations=[
-                (r["source"], r["name"], r["target"]) for r in self._run(queries.SNAPSHOT_RELATIONS)
+                (r["source"], r["name"], r["target"]) for r in self.run(queries.SNAPSHOT_RELATIONS)
             ],
-            mentions=[(r["atom"], r["entity"]) for r in self._run(queries.SNAPSHOT_MENTIONS)],
+            mentions=[(r["atom"], r["entity"]) for r in self.run(queries.SNAPSHOT_MENTIONS)],
         )
 
+    def ping(self) -> None:
+        """Raise ``GraphUnavailableError`` unless Neo4j answers a trivial query."""
+        self.run(queries.PING)
+
+    def atom_neighbourhood(self, atom_id: str) -> tuple[list[dict[str, Any]], list[str]]:
+        """An atom's duplicates (with their visibility fields) and its feedback kinds."""
+        rows = self.run(queries.ATOM_NEIGHBOURHOOD, id=atom_id)
+        if not rows:
+            return [], []
+        duplicates = [d for d in rows[0]["duplicates"] if d["id"] is not None]
+        return duplicates, list(rows[0]["feedback"])
+
+    def entity(self, entity_id: str) -> dict[str, Any] | None:
+        rows = self.run(queries.ENTITY, id=entity_id)
+        return rows[0].data() if rows else None
+
+    def entity_relations(self, entity_id: str, limit: int) -> list[dict[str, Any]]:
+        return [r.data() for r in self.run(queries.ENTITY_RELATIONS, id=entity_id, limit=limit)]
+
+    def entity_atoms(self, entity_id: str, statuses: Sequence[str]) -> list[dict[str, Any]]:
+        """Ids and visibility fields of the atoms mentioning an entity, newest first."""
+        rows = self.run(queries.ENTITY_ATOMS, id=entity_id, statuses=list(statuses))
+        return [r.data() for r in rows]
+
+    def find_entities(
+        self, q: str | None, kind: str | None, offset: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        params = {"q": q or None, "kind": kind}
+        rows = self.run(queries.FIND_ENTITIES, offset=offset, limit=limit, **params)
+        total = self.run(queries.COUNT_ENTITIES, **params)[0]["total"]
+        return [r.data() for r in rows], int(total)
+
+    def record_answer(
+        self, answer_id: str, question: str, intent: str, atom_ids: Sequence[str], **who: Any
+    ) -> None:
+        """An answer given, and the atoms it cited in order (``who``: key_id, team, user,
+        channel)."""
+        citations = [{"atom_id": a, "rank": i} for i, a in enumerate(atom_ids, start=1)]
+        self.run(
+            queries.RECORD_ANSWER,
+            id=answer_id,
+            question=question,
+            intent=intent,
+            citations=citations,
+            **who,
+        )
+
+    def answer_atoms(self, answer_id: str) -> list[str] | None:
+        """The atoms an answer cited; ``None`` when there is no such answer."""
+        rows = self.run(queries.ANSWER, id=answer_id)
+        return list(rows[0]["atoms"]) if rows else None
+
+    def record_feedback(
+        self,
+        feedback_id: str,
+        kind: str,
+        atom_ids: Sequence[str],
+        answer_id: str | None,
+        **fields: Any,
+    ) -> str:
+        """A feedback event linked to its atoms (and answer); returns its creation time.
+        ``fields``: comment, deal, key_id, team, user."""
+        rows = self.run(
+            queries.RECORD_FEEDBACK,
+            id=feedback_id,
+            kind=kind,
+            atom_ids=list(atom_ids),
+            answer_id=answer_id,
+            **fields,
+        )
+        return str(rows[0]["created_at"]) if rows else ""
+
     def counts(self) -> dict[str, int]:
-        record = self._run(queries.COUNTS)[0]
+        record = self.run(queries.COUNTS)[0]
         return {key: int(value) for key, value in record.items()}
 
     def server_info(self) -> dict[str, str]:
         """Neo4j and APOC versions, for status pages."""
         info = {}
-        for record in self._run(queries.COMPONENTS):
+        for record in self.run(queries.COMPONENTS):
             info[record["name"]] = f"{record['versions'][0]} {record['edition']}"
         try:
-            info["APOC"] = self._run(queries.APOC_VERSION)[0]["version"]
+            info["APOC"] = self.run(queries.APOC_VERSION)[0]["version"]
         except neo4j.exceptions.ClientError:
             info["APOC"] = "not installed"
         return info

@@ -215,3 +215,158 @@ COMPONENTS = "CALL dbms.components() YIELD name, versions, edition RETURN name, 
 APOC_VERSION = "RETURN apoc.version() AS version"
 
 SHOW_INDEXES = "SHOW INDEXES YIELD name, type, state, options RETURN name, type, state, options"
+
+PING = "RETURN 1 AS ok"
+
+# -- reading one atom or one entity with its neighbourhood (the API's detail views) ------------
+ATOM_NEIGHBOURHOOD = """
+MATCH (a:Atom {id: $id})
+OPTIONAL MATCH (a)-[:DUPLICATE_OF]-(d:Atom)
+WITH a, collect(DISTINCT {id: d.id, visibility: d.visibility, team: d.team, owner: d.owner})
+     AS duplicates
+OPTIONAL MATCH (f:Feedback)-[:ABOUT]->(a)
+RETURN duplicates, collect(f.kind) AS feedback
+"""
+
+ENTITY = """
+MATCH (e:Entity {id: $id})
+RETURN e.id AS id, e.name AS name, e.kind AS kind, coalesce(e.aliases, []) AS aliases,
+       e.description AS description
+"""
+
+ENTITY_RELATIONS = """
+MATCH (e:Entity {id: $id})-[r]-(other:Entity)
+RETURN type(r) AS type, coalesce(r.name, type(r)) AS name, startNode(r) = e AS outgoing,
+       other.id AS id, other.name AS other_name, other.kind AS kind
+ORDER BY kind, other_name
+LIMIT $limit
+"""
+
+# Visibility fields come back with the ids: the caller filters before paging and counting.
+ENTITY_ATOMS = """
+MATCH (a:Atom)-[:MENTIONS]->(:Entity {id: $id})
+WHERE a.status IN $statuses
+RETURN a.id AS id, a.visibility AS visibility, a.team AS team, a.owner AS owner
+ORDER BY a.updated_at DESC, a.id
+"""
+
+FIND_ENTITIES = """
+MATCH (e:Entity)
+WHERE ($kind IS NULL OR e.kind = $kind)
+  AND ($q IS NULL OR e.name CONTAINS $q
+       OR any(alias IN coalesce(e.aliases, []) WHERE alias CONTAINS $q))
+RETURN e.id AS id, e.name AS name, e.kind AS kind, coalesce(e.aliases, []) AS aliases,
+       COUNT { (e)<-[:MENTIONS]-(:Atom) } AS mentions
+ORDER BY mentions DESC, e.id
+SKIP $offset LIMIT $limit
+"""
+
+COUNT_ENTITIES = """
+MATCH (e:Entity)
+WHERE ($kind IS NULL OR e.kind = $kind)
+  AND ($q IS NULL OR e.name CONTAINS $q
+       OR any(alias IN coalesce(e.aliases, []) WHERE alias CONTAINS $q))
+RETURN count(e) AS total
+"""
+
+# -- API keys (only a hash of the secret is stored) ------------------------------------------
+CREATE_API_KEY = """
+CREATE (k:ApiKey {id: $id, name: $name, hash: $hash, scopes: $scopes, team: $team,
+                  user: $user, created_at: datetime(), revoked_at: null})
+RETURN k.id AS id
+"""
+
+API_KEY = """
+MATCH (k:ApiKey {id: $id})
+RETURN k.id AS id, k.name AS name, k.hash AS hash, k.scopes AS scopes, k.team AS team,
+       k.user AS user, k.created_at AS created_at, k.revoked_at AS revoked_at,
+       k.last_used_at AS last_used_at
+"""
+
+LIST_API_KEYS = """
+MATCH (k:ApiKey)
+RETURN k.id AS id, k.name AS name, k.hash AS hash, k.scopes AS scopes, k.team AS team,
+       k.user AS user, k.created_at AS created_at, k.revoked_at AS revoked_at,
+       k.last_used_at AS last_used_at
+ORDER BY k.created_at
+"""
+
+REVOKE_API_KEY = """
+MATCH (k:ApiKey {id: $id}) WHERE k.revoked_at IS NULL
+SET k.revoked_at = datetime()
+RETURN k.id AS id
+"""
+
+TOUCH_API_KEY = "MATCH (k:ApiKey {id: $id}) SET k.last_used_at = datetime()"
+
+# -- answers and feedback (the flywheel's raw events) -----------------------------------------
+RECORD_ANSWER = """
+CREATE (ans:Answer {id: $id, question: $question, intent: $intent, key_id: $key_id,
+                    team: $team, user: $user, channel: $channel, created_at: datetime()})
+WITH ans
+UNWIND $citations AS cited
+MATCH (a:Atom {id: cited.atom_id})
+CREATE (ans)-[:CITES {rank: cited.rank}]->(a)
+"""
+
+ANSWER = """
+MATCH (ans:Answer {id: $id})
+OPTIONAL MATCH (ans)-[:CITES]->(a:Atom)
+RETURN ans.id AS id, ans.key_id AS key_id, ans.team AS team, ans.user AS user,
+       collect(a.id) AS atoms
+"""
+
+RECORD_FEEDBACK = """
+CREATE (f:Feedback {id: $id, kind: $kind, comment: $comment, deal: $deal, key_id: $key_id,
+                    team: $team, user: $user, created_at: datetime()})
+WITH f
+OPTIONAL MATCH (ans:Answer {id: $answer_id})
+FOREACH (_ IN CASE WHEN ans IS NULL THEN [] ELSE [1] END | CREATE (f)-[:ON]->(ans))
+WITH DISTINCT f
+CALL (f) {
+  UNWIND $atom_ids AS atom_id
+  MATCH (a:Atom {id: atom_id})
+  CREATE (f)-[:ABOUT]->(a)
+}
+RETURN f.id AS id, toString(f.created_at) AS created_at
+"""
+
+# -- ingest jobs ----------------------------------------------------------------------------
+CREATE_JOB = """
+CREATE (j:IngestJob {id: $id, state: 'queued', key_id: $key_id, team: $team,
+                     collection: $collection, files: $files, created_at: datetime()})
+"""
+
+UPDATE_JOB = """
+MATCH (j:IngestJob {id: $id})
+SET j.state = $state, j.report = $report, j.error = $error,
+    j.started_at = CASE WHEN $state = 'running' THEN datetime() ELSE j.started_at END,
+    j.finished_at = CASE WHEN $state IN ['succeeded', 'failed'] THEN datetime()
+                         ELSE j.finished_at END
+"""
+
+_JOB_FIELDS = """
+RETURN j.id AS id, j.state AS state, j.key_id AS key_id, j.team AS team,
+       j.collection AS collection, j.files AS files, j.report AS report, j.error AS error,
+       toString(j.created_at) AS created_at, toString(j.started_at) AS started_at,
+       toString(j.finished_at) AS finished_at
+"""
+
+JOB = "MATCH (j:IngestJob {id: $id})" + _JOB_FIELDS
+
+LIST_JOBS = (
+    "MATCH (j:IngestJob) WHERE $key_id IS NULL OR j.key_id = $key_id"
+    + _JOB_FIELDS
+    + "ORDER BY created_at DESC SKIP $offset LIMIT $limit"
+)
+
+COUNT_JOBS = (
+    "MATCH (j:IngestJob) WHERE $key_id IS NULL OR j.key_id = $key_id RETURN count(j) AS total"
+)
+
+# Jobs a stopped server left unfinished can never finish; say so instead of "running" forever.
+ABANDON_JOBS = """
+MATCH (j:IngestJob) WHERE j.state IN ['queued', 'running']
+SET j.state = 'failed', j.error = $error, j.finished_at = datetime()
+RETURN count(j) AS jobs
+"""

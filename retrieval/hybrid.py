@@ -40,6 +40,12 @@ class Filters:
             return False
         return self.allow is None or self.allow(meta)
 
+    def admits_live(self, meta: dict[str, str]) -> bool:
+        """The checks that depend on an atom's current fields, not on what it mentions."""
+        if self.statuses is not None and meta.get("status") not in self.statuses:
+            return False
+        return self.allow is None or self.allow(meta)
+
 
 @dataclass(frozen=True)
 class FusedHit:
@@ -103,6 +109,14 @@ class HybridRetriever:
         return weighted_scores(lists, self._weights)
 
     def search(self, query: Query, top_k: int, filters: Filters | None = None) -> list[FusedHit]:
+        return self.page(query, 0, top_k, filters)[0]
+
+    def page(
+        self, query: Query, offset: int, limit: int, filters: Filters | None = None
+    ) -> tuple[list[FusedHit], int]:
+        """Hits ``offset`` to ``offset + limit`` of the fused ranking, and how many candidates
+        passed the filters (the caller's access rules included, so hidden atoms are never
+        counted)."""
         filters = self._resolve(filters or Filters())
         lists = self.run_all(query)
         fused = [
@@ -114,10 +128,10 @@ class HybridRetriever:
                 self._atom_mentions.get(atom_id, set()),
             )
         ]
-        chosen = mmr(fused, self._vector, top_k, self._diversity)
+        chosen = mmr(fused, self._vector, offset + limit, self._diversity)[offset:]
         sources = {name: {h.atom_id: h.score for h in hits} for name, hits in lists.items()}
         paths = {h.atom_id: h.path for h in lists.get("graph", [])}
-        return [
+        hits = [
             FusedHit(
                 atom_id,
                 score,
@@ -126,3 +140,4 @@ class HybridRetriever:
             )
             for atom_id, score in chosen
         ]
+        return hits, len(fused)

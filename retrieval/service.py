@@ -27,6 +27,8 @@ class SearchResult:
 class SearchResponse:
     query: Query
     results: list[SearchResult]
+    total: int = 0  # candidates that passed the filters, within the retrieval depth
+    offset: int = 0
 
 
 class Polisher(Protocol):
@@ -46,8 +48,13 @@ class SearchService:
         self._store = store
         self._polisher = polisher
 
-    def search(self, text: str, top_k: int, filters: Filters | None = None) -> SearchResponse:
-        text = text.strip()
+    def search(
+        self, text: str, top_k: int, filters: Filters | None = None, offset: int = 0
+    ) -> SearchResponse:
+        """Atoms ranked for a question. Without a question, the entities of the filters (a CRM
+        opportunity's customer, industry, product) are the question."""
+        filters = filters or Filters()
+        text = text.strip() or " ".join(e.split(":", 1)[-1] for e in sorted(filters.entities or ()))
         if not text:
             raise BadQueryError("问题不能为空 (the question is empty)")
         if len(text) > MAX_QUERY_CHARS:
@@ -56,8 +63,10 @@ class SearchService:
                 f"(the question has {len(text)} characters; the limit is {MAX_QUERY_CHARS})"
             )
         query = self._analyzer.analyze(text)
-        hits = self._retriever.search(query, top_k, filters)
-        return SearchResponse(query, self._join(hits))
+        hits, total = self._retriever.page(query, offset, top_k, filters)
+        # An atom whose status or visibility changed in the graph since the index was loaded
+        # is dropped from the page at once; ``total`` follows at the next index refresh.
+        return SearchResponse(query, self._join(hits, filters), total, offset)
 
     def ask(self, question: str, top_k: int, filters: Filters | None = None) -> Answer:
         response = self.search(question, top_k, filters)
@@ -66,7 +75,8 @@ class SearchService:
             answer.polished = self._polisher.polish(answer)
         return answer
 
-    def _join(self, hits: list[FusedHit]) -> list[SearchResult]:
+    def _join(self, hits: list[FusedHit], filters: Filters) -> list[SearchResult]:
+        """Read the hits' atoms from the graph, checking the filters again on what it says now."""
         by_id = {h.atom_id: h for h in hits}
         return [
             SearchResult(
@@ -76,4 +86,16 @@ class SearchService:
                 by_id[stored.atom.id].path,
             )
             for stored in self._store.atoms([h.atom_id for h in hits])
+            if filters.admits_live(_live_meta(stored))
         ]
+
+
+def _live_meta(stored: StoredAtom) -> dict[str, str]:
+    atom = stored.atom
+    return {
+        "type": atom.type.value,
+        "status": atom.status.value,
+        "visibility": atom.visibility.value,
+        "team": atom.team or "",
+        "owner": atom.owner or "",
+    }

@@ -19,7 +19,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_EVAL = ROOT.parent / "shared" / "eval"
 SAMPLES = ROOT / "data" / "samples"
 TEST_HOME = ROOT / ".skg"
-TEST_INSTANCE = TEST_HOME / "neo4j-test"
+# Another port pair (SKG_TEST_BOLT_PORT, SKG_TEST_HTTP_PORT) gives a second, separate instance,
+# so that two test runs on one machine never share a graph.
+TEST_BOLT_PORT = int(os.environ.get("SKG_TEST_BOLT_PORT", "7688"))
+TEST_HTTP_PORT = int(os.environ.get("SKG_TEST_HTTP_PORT", "7475"))
+TEST_INSTANCE = TEST_HOME / (
+    "neo4j-test" if TEST_BOLT_PORT == 7688 else f"neo4j-test-{TEST_BOLT_PORT}"
+)
 
 
 def _test_password() -> str:
@@ -40,8 +46,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         neo4j_uri=None,
         neo4j_password=_test_password(),
         neo4j_home=TEST_INSTANCE,
-        neo4j_bolt_port=7688,
-        neo4j_http_port=7475,
+        neo4j_bolt_port=TEST_BOLT_PORT,
+        neo4j_http_port=TEST_HTTP_PORT,
         index_dir=tmp_path_factory.mktemp("index"),
     )
 

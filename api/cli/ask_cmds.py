@@ -1,4 +1,4 @@
-"""`skg demo`, `skg ask`, `skg transcribe`, `skg eval-speech`, `skg serve`."""
+"""`skg demo`, `skg ask`, `skg transcribe`, `skg eval-speech`."""
 
 from __future__ import annotations
 
@@ -134,16 +134,3 @@ def _print_agreement(report: SpeechReport) -> None:
     for label, pick in (("raw", lambda c: c.raw), ("corrected", lambda c: c.corrected)):
         overlaps = [len(top5(pick(c)) & top5(c.reference)) / 5 for c in report.clips]
         console.print(f"top-5 agreement with typed, {label}: {sum(overlaps) / len(overlaps):.3f}")
-
-
-@app.command()
-def serve(
-    host: Annotated[str, typer.Option()] = "127.0.0.1",
-    port: Annotated[int, typer.Option()] = 8000,
-) -> None:
-    """Run the HTTP API (FastAPI, OpenAPI docs at /docs)."""
-    import uvicorn
-
-    from api.app import create_app
-
-    uvicorn.run(create_app(Settings()), host=host, port=port)

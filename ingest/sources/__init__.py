@@ -90,8 +90,7 @@ def parse_file(
         else:
             graph = tables.customers(rows, doc_id)
             kind = DocumentKind.CUSTOMER_LIST
-        for atom in graph[2]:
-            atom.status = options.default_status
+        options.apply_defaults(graph[2])
         return _structured(
             path,
             Document(
@@ -116,13 +115,12 @@ def parse_file(
     if structured.is_triple_base(data):
         assert isinstance(data, dict)
         graph = triples_to_graph(structured.triples_from_base(data), doc_id, known)
-        for atom in graph[2]:
-            atom.status = options.default_status
+        options.apply_defaults(graph[2])
         document.kind = DocumentKind.TRIPLES
         return _structured(path, document, *graph)
     if not isinstance(data, list):
         raise IngestError(f"{path}: expected a JSON list of records or an object of triples")
-    entities, atoms = structured.records_to_atoms(path, data, doc_id, options.default_status)
+    entities, atoms = structured.records_to_atoms(path, data, doc_id, options)
     return _structured(path, document, entities, [], atoms)
 
 

@@ -17,8 +17,9 @@ from pydantic import ValidationError
 
 from ingest.parsed import parse_status, parse_visibility
 from ingest.sources.markdown import read_utf8
+from ingest.splitter import SplitOptions
 from kg.errors import IngestError
-from kg.models import Atom, AtomType, CurationStatus, Entity, EntityKind, SourceSpan
+from kg.models import Atom, AtomType, Entity, EntityKind, SourceSpan
 
 Record = dict[str, Any]
 
@@ -59,7 +60,7 @@ def triples_from_base(data: dict[str, list[list[Any]]]) -> list[tuple[str, str, 
 
 
 def records_to_atoms(
-    path: Path, records: list[Record], document_id: str, default_status: CurationStatus
+    path: Path, records: list[Record], document_id: str, options: SplitOptions
 ) -> tuple[list[Entity], list[Atom]]:
     """Structured atoms; a record without text, or with an unknown type, fails the file."""
     entities: list[Entity] = []
@@ -93,11 +94,13 @@ def records_to_atoms(
                     text=text,
                     source=SourceSpan(document_id=document_id, section=source_id, start=0, end=0),
                     entities=mentioned,
-                    owner=record.get("owner"),
+                    owner=record.get("owner") or options.default_owner,
                     contributors=list(record.get("contributors", [])),
-                    visibility=parse_visibility(record.get("visibility")),
-                    team=record.get("team"),
-                    status=parse_status(record.get("status"), default_status),
+                    visibility=parse_visibility(
+                        record.get("visibility"), options.default_visibility
+                    ),
+                    team=record.get("team") or options.default_team,
+                    status=parse_status(record.get("status"), options.default_status),
                 )
             )
         except (ValueError, ValidationError) as exc:

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
-from tests.conftest import SAMPLES, SHARED_EVAL, TEST_HOME
+from tests.conftest import SAMPLES, SHARED_EVAL, TEST_BOLT_PORT, TEST_HOME, TEST_HTTP_PORT
 
 pytestmark = pytest.mark.integration
 
@@ -54,6 +54,10 @@ def test_every_command_has_help():
         ["ingest"],
         ["ask"],
         ["serve"],
+        ["keys", "create"],
+        ["keys", "list"],
+        ["keys", "revoke"],
+        ["openapi"],
     ):
         result = run(*args, "--help")
         assert result.exit_code == 0, args
@@ -63,8 +67,8 @@ def test_every_command_has_help():
 def test_status_prints_ports_browser_and_versions(cli_env):
     result = run("neo4j", "status")
     assert result.exit_code == 0, result.output
-    assert "bolt://127.0.0.1:7688" in result.output
-    assert "http://127.0.0.1:7475/browser/" in result.output
+    assert f"bolt://127.0.0.1:{TEST_BOLT_PORT}" in result.output
+    assert f"http://127.0.0.1:{TEST_HTTP_PORT}/browser/" in result.output
     assert "5.26.19" in result.output
 
 

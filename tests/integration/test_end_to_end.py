@@ -130,8 +130,14 @@ def test_index_sync_is_incremental_and_drift_is_reported(ingested, store, embedd
         sync_index(store, embedder, settings.index_path)
 
 
-def test_search_filters(ingested, settings):
-    with TestClient(create_app(settings)) as client:
+@pytest.fixture(scope="module")
+def keyless(settings):
+    """The API without keys (SKG_AUTH_REQUIRED=false): anyone may search and ask, public only."""
+    return settings.model_copy(update={"auth_required": False})
+
+
+def test_search_filters(ingested, keyless):
+    with TestClient(create_app(keyless)) as client:
         terms = client.post("/v1/search", json={"query": "热失控", "types": ["term"]}).json()
         assert terms["hits"] and all(h["atom"]["type"] == "term" for h in terms["hits"])
         catl = client.post(
@@ -143,21 +149,24 @@ def test_search_filters(ingested, settings):
         assert bad.status_code == 422
 
 
-def test_http_api_health_search_and_clear_errors(ingested, settings):
-    with TestClient(create_app(settings)) as client:
-        health = client.get("/health").json()
-        assert health["status"] == "ok" and health["atoms"] > 0
-        assert health["indexed"] == health["atoms"]
+def test_http_api_readiness_search_and_clear_errors(ingested, keyless):
+    with TestClient(create_app(keyless)) as client:
+        ready = client.get("/readyz").json()
+        assert ready["status"] == "ready" and set(ready["checks"].values()) == {"ok"}
         resp = client.post("/v1/search", json={"query": QUESTION, "top_k": 3})
         assert resp.status_code == 200
         hits = resp.json()["hits"]
         assert len(hits) == 3
         assert all((SAMPLES / h["citation"]["document_path"]).is_file() for h in hits)
         assert hits[0]["score"] >= hits[1]["score"]
-        for bad in ({"query": ""}, {"query": QUESTION, "top_k": 0}, {"top_k": 3}):
+        for bad, code in (
+            ({"query": ""}, "bad_query"),
+            ({"query": QUESTION, "top_k": 0}, "invalid_request"),
+            ({"top_k": 3}, "bad_query"),
+        ):
             resp = client.post("/v1/search", json=bad)
             assert resp.status_code == 422
-            assert resp.json()["code"] == "invalid_request"
+            assert resp.json()["code"] == code
         resp = client.post(
             "/v1/search", content=b"{not json", headers={"content-type": "application/json"}
         )

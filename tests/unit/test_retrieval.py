@@ -4,6 +4,7 @@ import math
 import numpy as np
 import pytest
 
+from kg.access import Viewer
 from kg.dictionary import EntityDictionary
 from kg.store import DictionaryEntry
 from retrieval.base import Hit
@@ -189,3 +190,21 @@ def test_cmrc_conversion_and_trec_run(tmp_path):
     write_trec_run(tmp_path / "run.txt", {"Q1": [("P1-s1", 0.9), ("P1-s0", 0.5)]}, "t")
     lines = (tmp_path / "run.txt").read_text().splitlines()
     assert lines == ["Q1 Q0 P1-s1 1 0.900000 t", "Q1 Q0 P1-s0 2 0.500000 t"]
+
+
+def test_hybrid_pages_and_counts_only_what_the_caller_may_see(snapshot):
+    hits = [
+        Hit(a, 1.0 - i / 10, "dense")
+        for i, a in enumerate(["a-byd-lesson", "a-term", "a-catl", "a-byd-case"])
+    ]
+    hybrid = HybridRetriever({"dense": _Fixed("dense", hits)}, snapshot)
+    query = Query("q", [], [], Intent.EXPLAIN)
+    everyone = Filters(allow=Viewer("k", "crm").can_see)
+    first, total = hybrid.page(query, 0, 1, everyone)
+    second, _ = hybrid.page(query, 1, 5, everyone)
+    assert total == 2 and [h.atom_id for h in first + second] == ["a-term", "a-byd-case"]
+    snapshot.atoms["a-catl"]["team"] = "华东"
+    member = Filters(allow=Viewer("k", "crm", team="华东").can_see)
+    assert hybrid.page(query, 0, 10, member)[1] == 3
+    outsider = Filters(allow=Viewer("k", "crm", team="华南").can_see)
+    assert hybrid.page(query, 0, 10, outsider)[1] == 2

@@ -1,0 +1,37 @@
+"""Prometheus metrics of the service (scraped at /metrics).
+
+Only request, answer, feedback and ingest counters: nothing that counts atoms, which a caller
+could use to learn about knowledge it may not see.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+REQUESTS = Counter(
+    "skg_http_requests_total",
+    "HTTP requests by route template, method and status code.",
+    ["route", "method", "status"],
+    registry=REGISTRY,
+)
+LATENCY = Histogram(
+    "skg_http_request_seconds",
+    "HTTP request latency by route template.",
+    ["route"],
+    buckets=(0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+    registry=REGISTRY,
+)
+IN_FLIGHT = Gauge("skg_http_in_flight", "Requests being handled.", registry=REGISTRY)
+ANSWERS = Counter(
+    "skg_answers_total", "Answers given, by channel (text, voice).", ["channel"], registry=REGISTRY
+)
+EMPTY_ANSWERS = Counter(
+    "skg_empty_answers_total", "Questions that found nothing to answer with.", registry=REGISTRY
+)
+FEEDBACK = Counter("skg_feedback_total", "Feedback events by kind.", ["kind"], registry=REGISTRY)
+INGEST_JOBS = Counter(
+    "skg_ingest_jobs_total", "Ingest jobs finished, by state.", ["state"], registry=REGISTRY
+)
+INDEX_RELOADS = Counter("skg_index_reloads_total", "Search index reloads.", registry=REGISTRY)

@@ -1,0 +1,106 @@
+"""Around every request: an id, body-size limits, a timeout, an access log line and metrics.
+
+A plain ASGI middleware (not ``BaseHTTPMiddleware``) so that bodies stream through untouched
+and a timeout can answer 504 while the handler is still running.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+
+import anyio
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api import metrics
+from api.context import set_request_id
+from api.errors import TIMEOUT, error_response, problem_for
+from kg.errors import PayloadTooLargeError
+
+logger = logging.getLogger("api.access")
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class ServiceMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        body_limit: Callable[[str], int],
+        timeout_s: float,
+    ) -> None:
+        self.app = app
+        self.body_limit = body_limit  # path -> largest body accepted
+        self.timeout_s = timeout_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        given = headers.get("x-request-id", "")
+        rid = given if _SAFE_ID.match(given) else uuid.uuid4().hex[:16]
+        set_request_id(rid)
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+            await send(message)
+
+        limit = self.body_limit(scope["path"])
+        declared = headers.get("content-length", "")
+        metrics.IN_FLIGHT.inc()
+        try:
+            if declared.isdigit() and int(declared) > limit:
+                await self._reply(_too_large(limit), scope, receive, send_with_id)
+                return
+            received = 0
+
+            async def limited_receive() -> Message:
+                nonlocal received
+                message = await receive()
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise PayloadTooLargeError(_too_large_text(limit))
+                return message
+
+            with anyio.move_on_after(self.timeout_s) as deadline:
+                await self.app(scope, limited_receive, send_with_id)
+            if deadline.cancelled_caught and not response_started:
+                logger.warning("timed out after %.0f s", self.timeout_s)
+                await self._reply(
+                    error_response(TIMEOUT, f"超过 {self.timeout_s:.0f} 秒"),
+                    scope,
+                    receive,
+                    send_with_id,
+                )
+        finally:
+            metrics.IN_FLIGHT.dec()
+            elapsed = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", "unmatched")
+            metrics.REQUESTS.labels(route, scope["method"], str(status)).inc()
+            metrics.LATENCY.labels(route).observe(elapsed)
+            logger.info("%s %s %d %.1f ms", scope["method"], scope["path"], status, elapsed * 1000)
+
+    @staticmethod
+    async def _reply(response, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[no-untyped-def]
+        await response(scope, receive, send)
+
+
+def _too_large_text(limit: int) -> str:
+    return f"请求内容超过上限 {limit} 字节 (the body is over {limit} bytes)"
+
+
+def _too_large(limit: int):  # type: ignore[no-untyped-def]
+    return error_response(problem_for(PayloadTooLargeError()), _too_large_text(limit))

@@ -1,0 +1,90 @@
+"""What the running service holds: the graph store, the models, the API keys, and the search
+and speech objects built over the current index, which can be swapped while serving."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from api import metrics, runtime
+from api.keys import ApiKeys
+from api.settings import Settings
+from kg.errors import IndexNotReadyError
+from kg.neo4j_store import Neo4jGraphStore
+from retrieval.embedding.base import Embedder
+from retrieval.index_bundle import IndexBundle
+from retrieval.service import SearchService
+from speech.base import Transcriber
+from speech.recognizer import SpeechRecognizer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Searchable:
+    """One consistent generation of the index and what is built on it."""
+
+    bundle: IndexBundle
+    search: SearchService
+    recognizer: SpeechRecognizer
+
+
+class Services:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Neo4jGraphStore,
+        embedder: Embedder,
+        transcriber: Transcriber,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.transcriber = transcriber
+        self.keys = ApiKeys(store, settings.auth_cache_seconds)
+        self._current: Searchable | None = None
+        self._reload_lock = threading.Lock()
+
+    @classmethod
+    def start(cls, settings: Settings) -> Services:
+        """Connect, load the models, and load the index when there is one."""
+        store = runtime.open_store(settings)
+        services = cls(
+            settings, store, runtime.load_embedder(settings), runtime.load_transcriber(settings)
+        )
+        if IndexBundle.exists(settings.index_path):
+            services.reload()
+        else:
+            logger.warning(
+                "no search index at %s yet: run `skg index sync` or ingest", settings.index_path
+            )
+        return services
+
+    def reload(self) -> None:
+        """Load the index from disk and swap it in; requests in flight finish on the old one."""
+        with self._reload_lock:
+            bundle = IndexBundle.load(self.settings.index_path)
+            search = runtime.search_service(self.settings, self.store, self.embedder, bundle)
+            recognizer = runtime.graph_aware_recognizer(
+                self.transcriber, bundle.graph, bundle.tokens.values()
+            )
+            self._current = Searchable(bundle, search, recognizer)
+        metrics.INDEX_RELOADS.inc()
+        logger.info("search index loaded: %d atoms", len(bundle.versions))
+
+    @property
+    def current(self) -> Searchable:
+        if self._current is None:
+            raise IndexNotReadyError(
+                "知识索引尚未建立：请先导入文档 (no search index yet: ingest documents or run "
+                "`skg index sync`)"
+            )
+        return self._current
+
+    @property
+    def ready(self) -> bool:
+        return self._current is not None
+
+    def close(self) -> None:
+        self.store.close()

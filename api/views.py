@@ -1,0 +1,55 @@
+"""Graph records as the API shows them."""
+
+from __future__ import annotations
+
+from api.schemas import AtomPublic, CitationPublic, EntityRef
+from kg.models import ATOM_TYPE_LABELS_ZH
+from kg.store import StoredAtom
+from retrieval.graph import GraphSnapshot
+
+
+def atom_public(stored: StoredAtom) -> AtomPublic:
+    atom = stored.atom
+    return AtomPublic(
+        id=atom.id,
+        type=atom.type.value,
+        type_label=ATOM_TYPE_LABELS_ZH[atom.type],
+        title=atom.title,
+        text=atom.text,
+        status=atom.status.value,
+        version=atom.version,
+        visibility=atom.visibility.value,
+        team=atom.team,
+        owner=atom.owner,
+        updated_at=atom.updated_at,
+    )
+
+
+def citation_public(stored: StoredAtom) -> CitationPublic:
+    source = stored.atom.source
+    return CitationPublic(
+        document_id=source.document_id,
+        document_title=stored.document_title,
+        document_path=stored.document_path,
+        section=source.section,
+        start=source.start,
+        end=source.end,
+    )
+
+
+def entity_refs(ids: list[str], graph: GraphSnapshot) -> list[EntityRef]:
+    return [
+        EntityRef(id=i, name=graph.names.get(i, i.split(":", 1)[-1]), kind=graph.kinds.get(i, ""))
+        for i in ids
+    ]
+
+
+def live_meta(stored: StoredAtom) -> dict[str, str]:
+    """The fields access rules look at, as the graph has them now."""
+    atom = stored.atom
+    return {
+        "visibility": atom.visibility.value,
+        "team": atom.team or "",
+        "owner": atom.owner or "",
+        "status": atom.status.value,
+    }
