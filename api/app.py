@@ -72,6 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Search and cited answers over a sales knowledge graph.",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Operation ids are the route functions' names: clients get `search`, `ask`, ...
+        generate_unique_id_function=lambda route: route.name,
     )
     errors.install(app)
     for router in (search.router, knowledge.router, feedback.router, ingest.router, ops.router):

@@ -159,6 +159,21 @@ HTTP_PROBLEMS = {
 }
 
 
+DESCRIPTIONS = {
+    401: "no API key, or an unknown or revoked one",
+    403: "the key lacks the scope",
+    404: "no such item, or not one this key may see",
+    413: "body over its limit",
+    422: "invalid request, question, audio or file",
+    503: "Neo4j or the index is unavailable; retry after Retry-After seconds",
+}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI documentation of a route's error responses, all in the ErrorBody shape."""
+    return {s: {"model": ErrorBody, "description": DESCRIPTIONS[s]} for s in statuses}
+
+
 def problem_for(exc: SkgError) -> Problem:
     for error_type, problem in PROBLEMS:
         if isinstance(exc, error_type):

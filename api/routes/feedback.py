@@ -8,6 +8,7 @@ from fastapi import APIRouter, status
 
 from api import metrics
 from api.deps import ReaderViewer, ServicesDep
+from api.errors import responses
 from api.schemas import FeedbackCreate, FeedbackPublic
 from api.views import live_meta
 from kg.errors import NotFoundError
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/v1", tags=["feedback"])
     "/feedback",
     response_model=FeedbackPublic,
     status_code=status.HTTP_201_CREATED,
-    responses={401: {}, 403: {}, 404: {}, 422: {}, 503: {}},
+    responses=responses(401, 403, 404, 422, 503),
 )
 def give_feedback(
     feedback: FeedbackCreate, viewer: ReaderViewer, services: ServicesDep

@@ -7,13 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
 
 from api.deps import IngestViewer, JobsDep
+from api.errors import responses
 from api.schemas import IngestJobPage, IngestJobPublic, next_offset
 from ingest.pipeline import IngestOptions
 from kg.errors import IngestError
 from kg.models import CurationStatus, Visibility
 
 router = APIRouter(prefix="/v1/ingest", tags=["ingest"])
-ERRORS = {401: {}, 403: {}, 413: {}, 422: {}, 503: {}}
+ERRORS = responses(401, 403, 413, 422, 503)
 MAX_FILES = 100
 
 
@@ -73,7 +74,9 @@ def list_jobs(
     )
 
 
-@router.get("/jobs/{job_id}", response_model=IngestJobPublic, responses={**ERRORS, 404: {}})
+@router.get(
+    "/jobs/{job_id}", response_model=IngestJobPublic, responses={**ERRORS, **responses(404)}
+)
 def read_job(job_id: str, viewer: IngestViewer, jobs: JobsDep) -> IngestJobPublic:
     """A job's state; once finished, its report (documents and atoms written, files skipped
     and why) or its error."""

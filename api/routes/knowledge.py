@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from api.deps import ReaderViewer, ServicesDep
+from api.errors import responses
 from api.schemas import (
     AtomDetail,
     EntityDetail,
@@ -23,7 +24,7 @@ from kg.errors import NotFoundError
 from kg.models import EntityKind
 
 router = APIRouter(prefix="/v1", tags=["knowledge"])
-ERRORS = {401: {}, 403: {}, 404: {}, 503: {}}
+ERRORS = responses(401, 403, 404, 503)
 MAX_RELATIONS = 200
 SEARCHABLE = ("draft", "approved")
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, BackgroundTasks, File, Form, UploadFile
 
 from api import metrics, runtime
 from api.deps import AskViewer, SearchViewer, ServicesDep
+from api.errors import responses
 from api.schemas import (
     AskRequest,
     AskResponse,
@@ -34,7 +35,7 @@ from speech.audio import decode
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1", tags=["search"])
-ERRORS = {401: {}, 403: {}, 422: {}, 503: {}}
+ERRORS = responses(401, 403, 422, 503)
 
 
 def _scoped(filters: Filters, viewer: Viewer) -> Filters:
@@ -89,7 +90,7 @@ def ask(
 @router.post(
     "/ask/voice",
     response_model=VoiceAskResponse,
-    responses={**ERRORS, 413: {}},
+    responses={**ERRORS, **responses(413)},
 )
 def ask_voice(
     viewer: AskViewer,
