@@ -55,7 +55,9 @@ PRIVATE_DOC = f"""---
 @pytest.fixture(scope="module")
 def api_settings(settings):
     # Revocation is checked on every request here (no cache), so a test can see it at once.
-    return settings.model_copy(update={"auth_cache_seconds": 0.0})
+    return settings.model_copy(
+        update={"auth_cache_seconds": 0.0, "cors_origins": ["https://crm.example.com"]}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -511,6 +513,20 @@ def test_openapi_documents_every_endpoint_with_examples(client):
     search_body = schema["components"]["schemas"]["SearchRequest"]
     assert search_body.get("examples")
     assert "HTTPBearer" in schema["components"]["securitySchemes"]
+
+
+def test_cors_lets_the_configured_crm_origin_in_and_no_other(client):
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type",
+    }
+    allowed = client.options(
+        "/v1/search", headers={"Origin": "https://crm.example.com", **preflight}
+    )
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "https://crm.example.com"
+    other = client.options("/v1/search", headers={"Origin": "https://evil.example", **preflight})
+    assert "access-control-allow-origin" not in other.headers
 
 
 def test_the_reps_page_is_served(client):

@@ -1,0 +1,64 @@
+"""The service middleware on a tiny app: request ids, body limits (declared and streamed),
+timeouts, and the one error shape."""
+
+import asyncio
+
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.testclient import TestClient
+
+from api import errors
+from api.middleware import ServiceMiddleware
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture
+def client():
+    app = FastAPI()
+    errors.install(app)
+
+    @app.post("/echo")
+    async def echo(request: Request) -> dict[str, int]:
+        return {"bytes": len(await request.body())}
+
+    @app.get("/slow")
+    async def slow() -> dict[str, str]:
+        await asyncio.sleep(5)
+        return {"done": "yes"}
+
+    app.add_middleware(ServiceMiddleware, body_limit=lambda path: 100, timeout_s=0.2)
+    return TestClient(app)
+
+
+def test_every_response_carries_a_request_id(client):
+    first = client.post("/echo", content=b"x")
+    assert first.json() == {"bytes": 1} and len(first.headers["X-Request-ID"]) == 16
+    assert (
+        client.post("/echo", content=b"x").headers["X-Request-ID"] != first.headers["X-Request-ID"]
+    )
+    given = client.post("/echo", content=b"x", headers={"X-Request-ID": "crm-42"})
+    assert given.headers["X-Request-ID"] == "crm-42"
+    unsafe = client.post("/echo", content=b"x", headers={"X-Request-ID": "a b\tc"})
+    assert unsafe.headers["X-Request-ID"] != "a b\tc"
+
+
+def test_a_declared_body_over_the_limit_is_413(client):
+    response = client.post("/echo", content=b"x" * 101)
+    assert response.status_code == 413 and response.json()["code"] == "payload_too_large"
+
+
+def test_a_streamed_body_over_the_limit_is_413(client):
+    def chunks():
+        for _ in range(10):
+            yield b"x" * 50
+
+    response = client.post("/echo", content=chunks())  # chunked: no Content-Length
+    assert response.status_code == 413 and response.json()["code"] == "payload_too_large"
+
+
+def test_a_slow_request_times_out_with_504(client):
+    response = client.get("/slow")
+    assert response.status_code == 504
+    body = response.json()
+    assert body["code"] == "timeout" and body["request_id"] == response.headers["X-Request-ID"]
