@@ -10,8 +10,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -78,11 +79,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     for router in (search.router, knowledge.router, feedback.router, ingest.router, ops.router):
         app.include_router(router)
-    app.mount("/app", StaticFiles(directory=STATIC, html=True), name="app")
+    app.mount("/app", RevalidatedStaticFiles(directory=STATIC, html=True), name="app")
 
     @app.get("/", include_in_schema=False)
-    def home() -> RedirectResponse:
-        return RedirectResponse("/app/")
+    def home(request: Request) -> RedirectResponse:
+        query = request.url.query
+        return RedirectResponse("/app/" + (f"?{query}" if query else ""))
 
     if settings.cors_origins:
         app.add_middleware(
@@ -98,6 +100,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         timeout_s=settings.request_timeout,
     )
     return app
+
+
+class RevalidatedStaticFiles(StaticFiles):
+    """The page's files, revalidated on every load so phones never keep an old app.js."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
 
 
 def _body_limit(settings: Settings, path: str) -> int:
