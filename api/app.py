@@ -20,10 +20,10 @@ from fastapi.staticfiles import StaticFiles
 from api import errors
 from api.jobs import IngestJobs
 from api.middleware import ServiceMiddleware
-from api.routes import feedback, ingest, knowledge, ops, search
+from api.refresh import IndexRefresher
+from api.routes import feedback, ingest, knowledge, ops, reports, search
 from api.services import Services
 from api.settings import Settings
-from retrieval.index_sync import sync_index
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,8 @@ win/loss reviews and industry terms, every point cited.
 **Authentication:** send an API key as `Authorization: Bearer skg_…`; keys are created with
 `skg keys create NAME --scope search --scope ask [--team TEAM] [--user NAME]`. Scopes:
 `search` (search, read atoms and entities, feedback), `ask` (answers, typed and spoken;
-feedback), `ingest` (upload documents, read jobs), `admin` (every ingest job).
+feedback), `ingest` (upload documents, read jobs), `admin` (every ingest job, the
+contribution report).
 
 **Visibility:** atoms are public, team (keys of that team) or private (the key's user).
 A key never sees, and never counts, an atom it may not see; reading one gives 404.
@@ -52,18 +53,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = Services.start(settings)
-
-        def after_ingest() -> None:
-            sync_index(services.store, services.embedder, settings.index_path)
-            services.reload()
-
-        jobs = IngestJobs(services.store, settings.uploads_path, after_ingest)
+        jobs = IngestJobs(services.store, settings.uploads_path, services.sync_and_reload)
         abandoned = jobs.abandon_unfinished()
         if abandoned:
             logger.warning("%d ingest jobs of a previous run were left unfinished", abandoned)
+        refresher = IndexRefresher(services, settings.index_refresh_seconds)
+        if settings.index_refresh_seconds > 0:
+            refresher.start()
         app.state.services = services
         app.state.jobs = jobs
+        app.state.refresher = refresher
         yield
+        refresher.stop()
         jobs.shutdown()
         services.close()
 
@@ -77,7 +78,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=lambda route: route.name,
     )
     errors.install(app)
-    for router in (search.router, knowledge.router, feedback.router, ingest.router, ops.router):
+    for router in (
+        search.router,
+        knowledge.router,
+        feedback.router,
+        ingest.router,
+        ops.router,
+        reports.router,
+    ):
         app.include_router(router)
     app.mount("/app", RevalidatedStaticFiles(directory=STATIC, html=True), name="app")
 

@@ -67,4 +67,5 @@ def require_any(*scopes: Scope) -> Callable[..., Viewer]:
 SearchViewer = Annotated[Viewer, Depends(require(Scope.SEARCH))]
 AskViewer = Annotated[Viewer, Depends(require(Scope.ASK))]
 IngestViewer = Annotated[Viewer, Depends(require(Scope.INGEST))]
+AdminViewer = Annotated[Viewer, Depends(require(Scope.ADMIN))]
 ReaderViewer = Annotated[Viewer, Depends(require_any(Scope.SEARCH, Scope.ASK))]

@@ -31,7 +31,7 @@ class IngestJobs:
         self,
         store: Neo4jGraphStore,
         uploads_dir: Path,
-        after_ingest: Callable[[], None],
+        after_ingest: Callable[[], object],
     ) -> None:
         self._store = store
         self._uploads = uploads_dir

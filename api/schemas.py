@@ -245,3 +245,30 @@ class IngestJobPage(BaseModel):
 
 def next_offset(offset: int, returned: int, total: int) -> int | None:
     return offset + returned if offset + returned < total else None
+
+
+class ContributionPublic(BaseModel):
+    """One person's knowledge and its use (贡献度), within the report's period and team."""
+
+    person: str = Field(
+        description="an atom's owner or contributor; （未署名） for atoms with neither",
+        examples=["张三"],
+    )
+    atoms: int = Field(description="atoms they own or contributed to, not deprecated")
+    approved: int = Field(description="of those, approved")
+    citations: int = Field(description="times their atoms were cited in answers")
+    answers: int = Field(description="distinct answers citing at least one of their atoms")
+    helpful: int = Field(description="有用: feedback events on their atoms, once per event")
+    not_helpful: int = Field(description="没用")
+    used_in_deal: int = Field(description="用于商机")
+    deal_won: int = Field(description="赢单")
+    deal_lost: int = Field(description="丢单 (reported, not scored)")
+    score: int = Field(
+        description="贡献度 = answers + 3×helpful + 5×used_in_deal + 10×deal_won − 2×not_helpful"
+    )
+
+
+class ContributionPage(BaseModel):
+    items: list[ContributionPublic] = Field(description="highest score first")
+    total: int = Field(description="people (and （未署名）) in the report")
+    next_offset: int | None

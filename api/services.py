@@ -14,6 +14,7 @@ from kg.errors import IndexNotReadyError
 from kg.neo4j_store import Neo4jGraphStore
 from retrieval.embedding.base import Embedder
 from retrieval.index_bundle import IndexBundle
+from retrieval.index_sync import SyncReport, sync_index
 from retrieval.service import SearchService
 from speech.base import Transcriber
 from speech.recognizer import SpeechRecognizer
@@ -45,6 +46,7 @@ class Services:
         self.keys = ApiKeys(store, settings.auth_cache_seconds)
         self._current: Searchable | None = None
         self._reload_lock = threading.Lock()
+        self._sync_lock = threading.Lock()
 
     @classmethod
     def start(cls, settings: Settings) -> Services:
@@ -60,6 +62,15 @@ class Services:
                 "no search index at %s yet: run `skg index sync` or ingest", settings.index_path
             )
         return services
+
+    def sync_and_reload(self) -> SyncReport:
+        """Bring the index in step with the graph, flag stale atoms, and swap the index in.
+        One at a time (ingest jobs and the refresher both call it)."""
+        with self._sync_lock:
+            report = sync_index(self.store, self.embedder, self.settings.index_path)
+            self.store.flag_stale(self.settings.stale_after_days)
+            self.reload()
+            return report
 
     def reload(self) -> None:
         """Load the index from disk and swap it in; requests in flight finish on the old one."""

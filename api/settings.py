@@ -97,6 +97,15 @@ class Settings(BaseSettings):
         5.0, ge=0, description="How long a statement is retried while Neo4j is unreachable."
     )
     uploads_dir: Path | None = Field(None, description="Ingest uploads. Unset: HOME/uploads.")
+    index_refresh_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="How often a running server looks for changes made in Neo4j "
+        "(curators' edits, feedback) and refreshes its index; 0 turns it off.",
+    )
+    stale_after_days: int = Field(
+        180, ge=1, description="Atoms unverified for this long are flagged for review."
+    )
 
     @field_validator("neo4j_password")
     @classmethod

@@ -60,6 +60,7 @@ class IngestReport:
     atoms_updated: int = 0
     atoms_unchanged: int = 0
     atoms_removed: int = 0
+    atoms_held: int = 0  # curated atoms whose source changed: flagged for review, not written
     entities: int = 0
     relations: int = 0
     mentions: int = 0
@@ -237,9 +238,15 @@ def _plan(
     existing = state.atoms if state is not None else {}
     # A document back after removal rewrites all its atoms (they were deprecated).
     old = {} if state is not None and state.removed else existing
-    upsert = [a for a in source.atoms if old.get(a.id) != a.content_hash]
+    changed = [a for a in source.atoms if old.get(a.id) != a.content_hash]
+    curated = state.curated if state is not None else frozenset()
+    hold = [a for a in changed if a.id in curated]
+    upsert = [a for a in changed if a.id not in curated]
     keep = {a.id for a in source.atoms}
-    delete = [atom_id for atom_id in existing if atom_id not in keep]
+    gone = [atom_id for atom_id in existing if atom_id not in keep]
+    delete = [atom_id for atom_id in gone if atom_id not in curated]
+    orphaned = [atom_id for atom_id in gone if atom_id in curated]
+    report.atoms_held += len(hold) + len(orphaned)
     created = sum(1 for a in upsert if a.id not in existing)
     report.atoms_created += created
     report.atoms_updated += len(upsert) - created
@@ -259,7 +266,9 @@ def _plan(
         about=source.about,
         upsert=upsert,
         delete=delete,
-        mentions={a.id: a.entities for a in source.atoms},
+        mentions={a.id: a.entities for a in source.atoms if a.id not in curated},
+        hold=hold,
+        orphaned=orphaned,
     )
 
 

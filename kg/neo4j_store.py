@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import Any, Literal
 
 import neo4j
@@ -12,6 +14,7 @@ from neo4j import Driver, GraphDatabase
 from neo4j.exceptions import AuthError, ServiceUnavailable, SessionExpired
 
 from kg import queries
+from kg.contributions import UNATTRIBUTED, Contribution, rank
 from kg.errors import GraphAuthError, GraphUnavailableError
 from kg.models import Atom, Entity, EntityKind, Relation, RelationType, SourceSpan
 from kg.schema import ensure_schema
@@ -82,7 +85,7 @@ class Neo4jGraphStore:
             for r in self.run(queries.DOCUMENT_STATES, ids=list(ids[start : start + WRITE_BATCH])):
                 atoms = {atom_id: digest for atom_id, digest in r["atoms"] if atom_id is not None}
                 states[r["id"]] = DocumentState(
-                    r["content_hash"], r["link_hash"], r["removed"], atoms
+                    r["content_hash"], r["link_hash"], r["removed"], atoms, frozenset(r["curated"])
                 )
         return states
 
@@ -99,6 +102,8 @@ class Neo4jGraphStore:
         ]
         deletions = [atom_id for c in changes for atom_id in c.delete]
         atoms = [_atom_row(atom) for c in changes for atom in c.upsert]
+        held = [_atom_row(atom) for c in changes for atom in c.hold]
+        orphaned = [atom_id for c in changes for atom_id in c.orphaned]
         mentions = [{"id": i, "entities": e} for c in changes for i, e in c.mentions.items()]
 
         def work(tx: neo4j.ManagedTransaction) -> None:
@@ -108,6 +113,10 @@ class Neo4jGraphStore:
                 tx.run(queries.DELETE_ATOMS, ids=deletions[start : start + WRITE_BATCH])
             for batch in _batches(atoms):
                 tx.run(queries.UPSERT_ATOMS, atoms=batch)
+            for batch in _batches(held):
+                tx.run(queries.HOLD_ATOMS, atoms=batch)
+            if orphaned:
+                tx.run(queries.FLAG_SOURCE_REMOVED, ids=orphaned)
             for batch in _batches(mentions):
                 tx.run(queries.SET_MENTIONS, rows=batch)
 
@@ -214,6 +223,31 @@ class Neo4jGraphStore:
             mentions=[(r["atom"], r["entity"]) for r in self.run(queries.SNAPSHOT_MENTIONS)],
         )
 
+    def record_outside_edits(self, rows: Sequence[dict[str, str]], by: str) -> None:
+        """Atoms whose text changed without a version bump: keep the old text as a version."""
+        self.run(queries.RECORD_OUTSIDE_EDITS, rows=list(rows), by=by)
+
+    def flag_stale(self, days: int) -> int:
+        """Flag atoms unverified for ``days`` for review; returns how many were flagged."""
+        return int(self.run(queries.FLAG_STALE, days=days)[0]["flagged"])
+
+    def graph_fingerprint(self) -> str:
+        """Changes whenever anything search depends on changes (needs APOC; without it, the
+        fingerprint is computed here from the whole snapshot)."""
+        try:
+            return str(self.run(queries.GRAPH_FINGERPRINT)[0]["fingerprint"])
+        except neo4j.exceptions.ClientError as exc:
+            if "apoc" not in str(exc).lower():
+                raise
+            rows = self.snapshot()
+            payload = json.dumps(
+                [rows.atoms, [vars(e) for e in rows.entities], rows.relations, rows.mentions],
+                ensure_ascii=False,
+                sort_keys=True,
+                default=str,
+            )
+            return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
     def ping(self) -> None:
         """Raise ``GraphUnavailableError`` unless Neo4j answers a trivial query."""
         self.run(queries.PING)
@@ -285,6 +319,14 @@ class Neo4jGraphStore:
             **fields,
         )
         return str(rows[0]["created_at"]) if rows else ""
+
+    def contributions(
+        self, since: datetime | None = None, team: str | None = None
+    ) -> list[Contribution]:
+        """Per person, their atoms and how they were used, ranked by 贡献度
+        (``kg.contributions``). ``since`` limits answers and feedback; ``team`` the atoms."""
+        rows = self.run(queries.CONTRIBUTIONS, since=since, team=team, unattributed=UNATTRIBUTED)
+        return rank(Contribution(**r.data()) for r in rows)
 
     def counts(self) -> dict[str, int]:
         record = self.run(queries.COUNTS)[0]

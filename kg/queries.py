@@ -14,7 +14,8 @@ MATCH (d:Document {id: id})
 OPTIONAL MATCH (a:Atom)-[:FROM]->(d)
 RETURN d.id AS id, d.content_hash AS content_hash, d.link_hash AS link_hash,
        coalesce(d.removed, false) AS removed,
-       collect([a.id, a.content_hash]) AS atoms
+       collect([a.id, a.content_hash]) AS atoms,
+       collect(CASE WHEN a.curated_at IS NOT NULL THEN a.id END) AS curated
 """
 
 UPSERT_DOCUMENTS = """
@@ -49,8 +50,24 @@ SET a.type = atom.type, a.title = atom.title, a.text = atom.text,
     a.status = atom.status, a.visibility = atom.visibility, a.team = atom.team,
     a.owner = atom.owner, a.contributors = atom.contributors,
     a.content_hash = atom.content_hash, a.version = a.version + 1,
-    a.updated_at = datetime(), a.embedding = null
+    a.updated_at = datetime(), a.updated_by = 'ingest', a.embedding = null
 MERGE (a)-[:FROM]->(d)
+"""
+
+# A changed source of an atom a curator edited: kept aside for review, never written over it.
+HOLD_ATOMS = """
+UNWIND $atoms AS atom
+MATCH (a:Atom {id: atom.id})
+SET a.pending_title = atom.title, a.pending_text = atom.text, a.pending_hash = atom.content_hash,
+    a.pending_at = datetime(), a.review = 'source_changed',
+    a.review_note = '来源文件已更新，等待审核 (the source changed after a curator edit)'
+"""
+
+FLAG_SOURCE_REMOVED = """
+UNWIND $ids AS id
+MATCH (a:Atom {id: id})
+SET a.review = 'source_changed',
+    a.review_note = '该段已从来源文件删除，请决定保留或废弃 (removed from its source)'
 """
 
 # Rewrites an atom's MENTIONS edges to exactly the given entities.
@@ -58,6 +75,7 @@ SET_MENTIONS = """
 UNWIND $rows AS row
 MATCH (a:Atom {id: row.id})
 OPTIONAL MATCH (a)-[m:MENTIONS]->()
+WHERE m.by IS NULL  // links a curator made (m.by = who) survive relinking
 DELETE m
 WITH DISTINCT a, row
 UNWIND row.entities AS entity_id
@@ -183,10 +201,59 @@ RETURN a.id AS id, a.type AS type, a.title AS title, a.text AS text,
 """
 
 # -- the snapshot retrieval keeps in memory -----------------------------------------------------
+# Feedback is counted in distinct voters (a user, else a key) per kind: one person's repeated
+# clicks are one vote.
 SNAPSHOT_ATOMS = """
 MATCH (a:Atom)
+OPTIONAL MATCH (f:Feedback)-[:ABOUT]->(a)
+WITH a, f.kind AS kind, count(DISTINCT coalesce(f.user, f.key_id)) AS voters
+WITH a, collect(CASE WHEN kind IS NOT NULL THEN [kind, voters] END) AS feedback
 RETURN a.id AS id, a.title AS title, a.text AS text, a.type AS type, a.status AS status,
-       a.visibility AS visibility, a.team AS team, a.owner AS owner
+       a.visibility AS visibility, a.team AS team, a.owner AS owner, a.version AS version,
+       feedback
+"""
+
+# A text edited in Neo4j outside the curators' queries (no version bump): record the text as
+# last indexed, bump the version, and have it re-embedded.
+RECORD_OUTSIDE_EDITS = """
+UNWIND $rows AS row
+MATCH (a:Atom {id: row.id})
+CREATE (v:AtomVersion {atom_id: a.id, version: a.version, title: row.title, text: row.text,
+                       type: a.type, status: a.status, visibility: a.visibility, team: a.team,
+                       owner: a.owner, changed_at: datetime(), changed_by: $by, reason: 'edit'})
+CREATE (v)-[:VERSION_OF]->(a)
+SET a.version = a.version + 1, a.updated_at = datetime(), a.updated_by = $by,
+    a.curated_at = datetime(), a.curated_by = $by, a.embedding = null
+"""
+
+# Atoms unverified for too long (never approved, or approved long ago) wait for review.
+FLAG_STALE = """
+MATCH (a:Atom)
+WHERE a.status <> 'deprecated' AND a.review IS NULL
+  AND coalesce(a.verified_at, a.created_at) < datetime() - duration({days: $days})
+SET a.review = 'stale', a.review_note = '超过 ' + toString($days) + ' 天未复核 (unverified)'
+RETURN count(a) AS flagged
+"""
+
+# Changes anywhere that matters to search: atoms, entities and aliases, links, feedback.
+# Computed in the server (APOC), so a check costs one round trip and a 32-character answer.
+GRAPH_FINGERPRINT = """
+CALL () {
+  MATCH (a:Atom) WITH a ORDER BY a.id
+  RETURN apoc.util.md5(collect(a.id + '|' + toString(a.version) + '|' + a.title + '|' + a.text
+         + '|' + a.status + '|' + a.visibility + '|' + coalesce(a.team, '') + '|'
+         + coalesce(a.owner, ''))) AS atoms
+}
+CALL () {
+  MATCH (e:Entity) WITH e ORDER BY e.id
+  RETURN apoc.util.md5(collect(e.id + '|' + e.name + '|'
+         + apoc.text.join(coalesce(e.aliases, []), ','))) AS entities
+}
+CALL () { MATCH (:Atom)-[m:MENTIONS]->() RETURN count(m) AS mentions }
+CALL () { MATCH (:Entity)-[r]->(:Entity) RETURN count(r) AS relations }
+CALL () { MATCH (f:Feedback) RETURN count(f) AS feedback }
+RETURN atoms + entities + '|' + toString(mentions) + '|' + toString(relations) + '|'
+       + toString(feedback) AS fingerprint
 """
 
 SNAPSHOT_ENTITIES = """
@@ -369,4 +436,40 @@ ABANDON_JOBS = """
 MATCH (j:IngestJob) WHERE j.state IN ['queued', 'running']
 SET j.state = 'failed', j.error = $error, j.finished_at = datetime()
 RETURN count(j) AS jobs
+"""
+
+# -- reports ---------------------------------------------------------------------------------
+# Whose knowledge is used (kg/contributions.py): per person (owner or contributor, once per
+# atom; atoms with neither go to $unattributed), their atoms, the answers citing them and the
+# feedback on them since $since (a datetime, or null), among the atoms of $team (or all).
+# Answers and feedback events are counted once per person, however many of their atoms each
+# touched.
+CONTRIBUTIONS = """
+MATCH (a:Atom)
+WHERE $team IS NULL OR a.team = $team
+WITH a, [p IN [a.owner] + coalesce(a.contributors, []) WHERE trim(p) <> '' | trim(p)] AS people
+UNWIND CASE WHEN people = [] THEN [$unattributed] ELSE people END AS person
+WITH DISTINCT person, a
+WITH person, collect(a) AS atoms
+CALL (atoms) {
+  UNWIND atoms AS a
+  MATCH (ans:Answer)-[c:CITES]->(a)
+  WHERE $since IS NULL OR ans.created_at >= $since
+  RETURN count(c) AS citations, count(DISTINCT ans) AS answers
+}
+CALL (atoms) {
+  UNWIND atoms AS a
+  MATCH (f:Feedback)-[:ABOUT]->(a)
+  WHERE $since IS NULL OR f.created_at >= $since
+  WITH DISTINCT f
+  RETURN count(CASE f.kind WHEN 'helpful' THEN 1 END) AS helpful,
+         count(CASE f.kind WHEN 'not_helpful' THEN 1 END) AS not_helpful,
+         count(CASE f.kind WHEN 'used_in_deal' THEN 1 END) AS used_in_deal,
+         count(CASE f.kind WHEN 'deal_won' THEN 1 END) AS deal_won,
+         count(CASE f.kind WHEN 'deal_lost' THEN 1 END) AS deal_lost
+}
+RETURN person,
+       size([a IN atoms WHERE a.status <> 'deprecated']) AS atoms,
+       size([a IN atoms WHERE a.status = 'approved']) AS approved,
+       citations, answers, helpful, not_helpful, used_in_deal, deal_won, deal_lost
 """

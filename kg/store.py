@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from kg.models import Atom, Document, Entity, Relation
 
@@ -26,6 +26,7 @@ class DocumentState:
     link_hash: str | None
     removed: bool
     atoms: dict[str, str] = field(default_factory=dict)
+    curated: frozenset[str] = frozenset()  # atoms a curator has edited since ingest
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,10 @@ class DocumentWrite:
     upsert: list[Atom]
     delete: list[str]
     mentions: dict[str, list[str]]
+    # Curated atoms are never overwritten: a changed source waits on them for review, and
+    # an atom whose section left the source is flagged instead of deleted.
+    hold: list[Atom] = field(default_factory=list)
+    orphaned: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,8 @@ class GraphRows:
     """What retrieval keeps in memory: every atom's text and metadata, the entity layer, and
     which atom mentions which entity."""
 
-    atoms: list[dict[str, str | None]]
+    atoms: list[dict[str, Any]]  # id, title, text, type, status, visibility, team, owner,
+    # version, and feedback: [[kind, distinct voters], ...]
     entities: list[DictionaryEntry]
     relations: list[tuple[str, str, str]]
     mentions: list[tuple[str, str]]
@@ -87,6 +93,8 @@ class GraphStore(Protocol):
     def link_duplicates(self, pairs: Sequence[tuple[str, str, float]]) -> None: ...
 
     def atoms_needing_embedding(self) -> list[tuple[str, str, str]]: ...
+
+    def record_outside_edits(self, rows: Sequence[dict[str, str]], by: str) -> None: ...
 
     def set_embeddings(self, rows: Iterable[tuple[str, list[float]]]) -> None: ...
 

@@ -37,6 +37,7 @@ class GraphSnapshot:
     neighbours: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     mentions: dict[str, list[str]] = field(default_factory=dict)
     atoms: dict[str, dict[str, str]] = field(default_factory=dict)
+    priors: dict[str, float] = field(default_factory=dict)  # feedback (retrieval/feedback.py)
 
     @classmethod
     def build(
@@ -80,6 +81,7 @@ class GraphSnapshot:
             "neighbours": self.neighbours,
             "mentions": self.mentions,
             "atoms": self.atoms,
+            "priors": self.priors,
         }
         (directory / SNAPSHOT_FILE).write_text(json.dumps(data, ensure_ascii=False))
 

@@ -9,6 +9,7 @@ from typing import Literal
 import numpy as np
 
 from retrieval.base import Hit, Retriever
+from retrieval.feedback import rerank
 from retrieval.fusion import mmr, reciprocal_rank, weighted_scores
 from retrieval.graph import GraphSnapshot
 from retrieval.query import Query
@@ -121,7 +122,7 @@ class HybridRetriever:
         lists = self.run_all(query)
         fused = [
             (atom_id, score)
-            for atom_id, score in self.fuse(lists)
+            for atom_id, score in rerank(self.fuse(lists), self._snapshot.priors)
             if filters.admits(
                 atom_id,
                 self._snapshot.atoms.get(atom_id, {}),

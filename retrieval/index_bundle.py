@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from retrieval.lexical import LexicalIndex
 
 MANIFEST = "manifest.json"
 TOKENS = "tokens.json"
+TEXTS = "texts.json"
 
 
 @dataclass
@@ -26,6 +27,7 @@ class IndexBundle:
     graph: GraphSnapshot
     versions: dict[str, int]  # atom id -> version indexed
     tokens: dict[str, list[str]]  # atom id -> lexical tokens (reused for unchanged atoms)
+    texts: dict[str, list[str]] = field(default_factory=dict)  # atom id -> [title, text] indexed
 
     def manifest(self) -> dict[str, object]:
         return {
@@ -47,6 +49,7 @@ class IndexBundle:
         self.lexical.save(staging / "lexical")
         self.graph.save(staging)
         (staging / TOKENS).write_text(json.dumps(self.tokens, ensure_ascii=False))
+        (staging / TEXTS).write_text(json.dumps(self.texts, ensure_ascii=False))
         (staging / MANIFEST).write_text(json.dumps(self.manifest(), ensure_ascii=False))
         old = directory.with_name(directory.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
@@ -71,6 +74,9 @@ class IndexBundle:
             graph=GraphSnapshot.load(directory),
             versions={k: int(v) for k, v in manifest["atoms"].items()},
             tokens=tokens,
+            texts=json.loads((directory / TEXTS).read_text())
+            if (directory / TEXTS).exists()
+            else {},
         )
 
     @classmethod

@@ -9,15 +9,17 @@ Everything can be rebuilt from Neo4j alone (``rebuild=True``), without re-embedd
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from kg.store import GraphStore
 from retrieval.dense import FaissIndex
 from retrieval.embedding.base import Embedder
+from retrieval.feedback import FeedbackCounts, prior
 from retrieval.graph import GraphSnapshot
 from retrieval.index_bundle import IndexBundle
 from retrieval.lexical import LexicalIndex
@@ -26,6 +28,7 @@ from retrieval.tokenize import tokenize
 logger = logging.getLogger(__name__)
 
 EMBED_BATCH = 64
+OUTSIDE_EDITOR = "neo4j（未经 curation 查询）"
 SEARCHABLE = {"draft", "approved"}
 
 
@@ -36,6 +39,7 @@ class SyncReport:
     added: int
     changed: int
     removed: int
+    edited_outside: int = 0  # texts changed in Neo4j without a version bump
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,28 @@ def sync_index(
     rebuild: bool = False,
     on_batch: Callable[[int, int], None] | None = None,
 ) -> SyncReport:
-    """Embed what lacks a vector, then write dense, lexical and graph indexes from the graph."""
+    """Embed what lacks a vector, then write dense, lexical and graph indexes from the graph.
+
+    A title or text edited in Neo4j without a version bump (a curator's ad-hoc Cypher) is
+    found by comparing with the text last indexed: the old text is kept as an ``AtomVersion``,
+    the version goes up and the atom is embedded again.
+    """
+    previous = None if rebuild or not IndexBundle.exists(index_dir) else IndexBundle.load(index_dir)
+    old_versions = previous.versions if previous else {}
+    old_texts = previous.texts if previous else {}
+    graph_rows = store.snapshot()
+    edited = [
+        {"id": a["id"], "title": old_texts[a["id"]][0], "text": old_texts[a["id"]][1]}
+        for a in graph_rows.atoms
+        if a["id"] in old_texts
+        and old_versions.get(a["id"]) == a["version"]
+        and old_texts[a["id"]] != [a["title"], a["text"]]
+    ]
+    if edited:
+        logger.info("%d atoms were edited in Neo4j outside the curators' queries", len(edited))
+        store.record_outside_edits(edited, OUTSIDE_EDITOR)
+        graph_rows = store.snapshot()
+
     pending = store.atoms_needing_embedding()
     if on_batch:
         on_batch(0, len(pending))
@@ -71,10 +96,6 @@ def sync_index(
         if on_batch:
             on_batch(min(start + EMBED_BATCH, len(pending)), len(pending))
 
-    previous = None if rebuild or not IndexBundle.exists(index_dir) else IndexBundle.load(index_dir)
-    old_versions = previous.versions if previous else {}
-    old_tokens = previous.tokens if previous else {}
-
     rows = store.embeddings()
     versions = {atom_id: version for atom_id, version, _ in rows}
     vectors = (
@@ -84,15 +105,16 @@ def sync_index(
     )
     dense = FaissIndex.build(list(versions), list(versions.values()), vectors, embedder.name)
 
-    graph_rows = store.snapshot()
-    texts = {a["id"]: f"{a['title']}\n{a['text']}" for a in graph_rows.atoms}
+    atoms = {str(a["id"]): a for a in graph_rows.atoms if a["id"] in versions}
+    texts = {atom_id: [a["title"], a["text"]] for atom_id, a in atoms.items()}
+    old_tokens = previous.tokens if previous else {}
     tokens = {
         atom_id: (
             old_tokens[atom_id]
-            if old_versions.get(atom_id) == version and atom_id in old_tokens
-            else tokenize(texts[atom_id])
+            if old_texts.get(atom_id) == texts[atom_id] and atom_id in old_tokens
+            else tokenize(f"{texts[atom_id][0]}\n{texts[atom_id][1]}")
         )
-        for atom_id, version in versions.items()
+        for atom_id in versions
         if atom_id in texts
     }
     lexical = LexicalIndex.from_tokens(list(tokens), list(tokens.values()))
@@ -101,19 +123,27 @@ def sync_index(
         graph_rows.relations,
         [(a, e) for a, e in graph_rows.mentions if a in versions],
         {
-            str(a["id"]): {
-                k: str(a[k] or "") for k in ("type", "status", "visibility", "team", "owner")
-            }
-            for a in graph_rows.atoms
-            if a["id"] in versions
+            atom_id: {k: str(a[k] or "") for k in ("type", "status", "visibility", "team", "owner")}
+            for atom_id, a in atoms.items()
         },
     )
-    IndexBundle(dense, lexical, graph, versions, tokens).save(index_dir)
+    graph.priors = feedback_priors(atoms.values())
+    IndexBundle(dense, lexical, graph, versions, tokens, texts).save(index_dir)
     added = sum(1 for a in versions if a not in old_versions)
     changed = sum(1 for a, v in versions.items() if a in old_versions and old_versions[a] != v)
     removed = sum(1 for a in old_versions if a not in versions)
     logger.info("index synced: %d embedded, %d indexed", len(pending), len(versions))
-    return SyncReport(len(pending), len(versions), added, changed, removed)
+    return SyncReport(len(pending), len(versions), added, changed, removed, len(edited))
+
+
+def feedback_priors(atoms: Iterable[dict[str, Any]]) -> dict[str, float]:
+    """Each atom's feedback as a ranking prior (only atoms that have feedback)."""
+    priors = {}
+    for atom in atoms:
+        if atom.get("feedback"):
+            counts = FeedbackCounts.from_mapping(dict(atom["feedback"]))
+            priors[str(atom["id"])] = prior(counts)
+    return priors
 
 
 def check_drift(store: GraphStore, index_dir: Path) -> DriftReport:

@@ -4,6 +4,7 @@ from api.cli import (  # noqa: F401  (registers commands)
     ask_cmds,
     eval_cmds,
     ingest_cmds,
+    report_cmds,
     service_cmds,
     setup_cmds,
 )

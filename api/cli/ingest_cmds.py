@@ -131,6 +131,12 @@ def _print_report(report: IngestReport) -> None:
         f"{report.seconds:.1f} s",
         soft_wrap=True,
     )
+    if report.atoms_held:
+        console.print(
+            f"[yellow]{report.atoms_held} curated atoms[/yellow] kept their curator's text; the "
+            "changed source waits for review (review = 'source_changed', docs/curation.md)",
+            soft_wrap=True,
+        )
     if report.candidates:
         words = "、".join(f"{w}({c})" for w, c, _ in report.candidates[:15])
         console.print(f"unknown entity candidates for curators: {words}", soft_wrap=True)
@@ -157,6 +163,19 @@ def _sync(settings: Settings, store: Neo4jGraphStore, *, rebuild: bool = False) 
         f"in {settings.index_path}",
         soft_wrap=True,
     )
+    if report.edited_outside:
+        console.print(
+            f"{report.edited_outside} atoms were edited in Neo4j without the curation queries: "
+            "their earlier text is kept as an AtomVersion (docs/curation.md)",
+            soft_wrap=True,
+        )
+    flagged = store.flag_stale(settings.stale_after_days)
+    if flagged:
+        console.print(
+            f"{flagged} atoms unverified for {settings.stale_after_days} days flagged for review "
+            "(review = 'stale')",
+            soft_wrap=True,
+        )
 
 
 @app.command("export-corpus")

@@ -21,10 +21,12 @@ neo4j_app = typer.Typer(help="The project-managed local Neo4j server.", no_args_
 models_app = typer.Typer(help="The offline embedding and speech models.", no_args_is_help=True)
 index_app = typer.Typer(help="The search indexes: dense, lexical, graph.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys of the HTTP service.", no_args_is_help=True)
+report_app = typer.Typer(help="Reports for sales leaders and enablement.", no_args_is_help=True)
 app.add_typer(neo4j_app, name="neo4j")
 app.add_typer(models_app, name="models")
 app.add_typer(index_app, name="index")
 app.add_typer(keys_app, name="keys")
+app.add_typer(report_app, name="report")
 
 
 @app.callback()

@@ -25,6 +25,7 @@ class MemoryGraphStore:
         self.duplicates: list[tuple[str, str, float]] = []
         self.candidates: list[tuple[str, int, list[str]]] = []
         self.writes = 0
+        self.feedback: dict[str, list[list[object]]] = {}  # atom id -> [[kind, voters]]
 
     def ensure_schema(self, dimensions: int) -> None:
         pass
@@ -134,6 +135,12 @@ class MemoryGraphStore:
                 out.append(StoredAtom(self.atoms_by_id[i], doc.title, doc.path))
         return out
 
+    def record_outside_edits(self, rows: Sequence[dict[str, str]], by: str) -> None:
+        for row in rows:
+            atom = self.atoms_by_id[row["id"]]
+            atom.version += 1
+            self.vectors.pop(atom.id, None)
+
     def snapshot(self) -> GraphRows:
         return GraphRows(
             atoms=[
@@ -146,6 +153,8 @@ class MemoryGraphStore:
                     "visibility": a.visibility.value,
                     "team": a.team,
                     "owner": a.owner,
+                    "version": a.version,
+                    "feedback": self.feedback.get(a.id, []),
                 }
                 for a in self.atoms_by_id.values()
             ],

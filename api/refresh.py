@@ -1,0 +1,68 @@
+"""Keeps a running server's index in step with edits made directly in Neo4j.
+
+Curators work in Neo4j Browser; reps give feedback. Every ``SKG_INDEX_REFRESH_SECONDS`` a
+background thread asks Neo4j for a fingerprint of everything search depends on (atoms, their
+text, status and visibility, entities and aliases, links, feedback); when it changed, the
+index is synced (only changed atoms are embedded) and swapped in. An edit therefore reaches
+search within one interval plus the sync time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from api.services import Services
+from kg.errors import GraphUnavailableError, SkgError
+
+logger = logging.getLogger(__name__)
+
+
+class IndexRefresher:
+    def __init__(self, services: Services, interval_s: float) -> None:
+        self._services = services
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="index-refresh", daemon=True)
+        self._seen: str | None = None
+
+    def start(self) -> None:
+        """Start checking; the first check also catches changes made while the server was
+        down."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+
+    def check(self) -> bool:
+        """One round: refresh when the graph changed. True when it did."""
+        current = self._fingerprint()
+        if current is None or current == self._seen:
+            return False
+        report = self._services.sync_and_reload()
+        logger.info(
+            "graph changed: index refreshed (%d embedded, %d edited outside the guide)",
+            report.embedded,
+            report.edited_outside,
+        )
+        # The sync may itself write (versions of atoms edited outside the guide).
+        self._seen = self._fingerprint()
+        return True
+
+    def _fingerprint(self) -> str | None:
+        try:
+            return self._services.store.graph_fingerprint()
+        except GraphUnavailableError as exc:
+            logger.warning("index refresh skipped: %s", exc)
+            return None
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            try:
+                self.check()
+            except SkgError as exc:
+                logger.error("index refresh failed: %s", exc)
+            except Exception:  # a background thread: log and keep refreshing
+                logger.exception("index refresh failed unexpectedly")
