@@ -12,6 +12,7 @@ from kg.neo4j_store import Neo4jGraphStore, connect
 from kg.server import LocalNeo4jServer, ServerConfig
 from retrieval.dense import DenseRetriever
 from retrieval.embedding.base import Embedder
+from retrieval.embedding.cached import CachedQueryEmbedder
 from retrieval.embedding.sentence_transformer import SentenceTransformerEmbedder
 from retrieval.graph import GraphRetriever, GraphSnapshot
 from retrieval.hybrid import HybridRetriever
@@ -162,13 +163,16 @@ def search_service(
 def hybrid_retriever(
     bundle: IndexBundle, embedder: Embedder
 ) -> tuple[QueryAnalyzer, HybridRetriever]:
-    """Dense, lexical and graph retrieval over a synced index bundle, fused."""
+    """Dense, lexical and graph retrieval over a synced index bundle, fused, with feedback."""
+    cached = CachedQueryEmbedder(embedder)
     retriever = HybridRetriever(
         {
-            "dense": DenseRetriever(embedder, bundle.dense),
+            "dense": DenseRetriever(cached, bundle.dense),
             "lexical": LexicalRetriever(bundle.lexical),
             "graph": GraphRetriever(bundle.graph),
         },
         bundle.graph,
+        memory=bundle.memory,
+        query_vector=cached.embed_query,
     )
     return QueryAnalyzer(bundle.graph.dictionary()), retriever

@@ -193,8 +193,9 @@ class FeedbackKind(StrEnum):
 
 
 class FeedbackCreate(BaseModel):
-    """Feedback on an answer (all the atoms it cited) or on one atom; deal outcomes name the
-    deal (a CRM opportunity id)."""
+    """Feedback on an answer (all the atoms it cited), on one atom, or on one atom of an answer
+    (both ids: it then counts for that question); deal outcomes name the deal (a CRM
+    opportunity id)."""
 
     kind: FeedbackKind
     answer_id: str | None = Field(None, max_length=64)
@@ -204,8 +205,8 @@ class FeedbackCreate(BaseModel):
 
     @model_validator(mode="after")
     def _one_target(self) -> FeedbackCreate:
-        if (self.answer_id is None) == (self.atom_id is None):
-            raise ValueError("give exactly one of answer_id and atom_id")
+        if self.answer_id is None and self.atom_id is None:
+            raise ValueError("give answer_id, atom_id, or both")
         return self
 
     model_config = {

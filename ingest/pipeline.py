@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -22,7 +22,7 @@ from ingest.splitter import SplitOptions
 from kg.dictionary import EntityDictionary, load_into_jieba, unknown_candidates
 from kg.errors import IngestError
 from kg.models import Atom, CurationStatus, EntityKind, Visibility
-from kg.store import DocumentState, DocumentWrite, GraphStore
+from kg.store import DictionaryEntry, DocumentState, DocumentWrite, GraphStore
 
 logger = logging.getLogger(__name__)
 
@@ -151,6 +151,8 @@ def _write_sources(
 ) -> None:
     """Entities first, then linking, changed atoms in batches, duplicates and candidates."""
     states = store.document_states([p.document.id for p in parsed.values()])
+    _fold_merged_entities(parsed.values(), store.entity_dictionary())
+    retired = store.retired_atoms()
     changed = [p for p in parsed.values() if _content_changed(p, states.get(p.document.id))]
     entities = [e for p in changed for e in p.entities]
     relations = [r for p in changed for r in p.relations]
@@ -163,7 +165,7 @@ def _write_sources(
     written: list[Atom] = []
     batch: list[tuple[Path, DocumentWrite | None]] = []
     for path, source in parsed.items():
-        change = _plan(source, states.get(source.document.id), dictionary, report)
+        change = _plan(source, states.get(source.document.id), dictionary, report, retired)
         batch.append((path, change))
         if change:
             written += change.upsert
@@ -184,6 +186,34 @@ def _write_sources(
         texts = [a.text for a in written if a.source.document_id in text_docs]
         report.candidates = unknown_candidates(texts, dictionary)
         store.save_candidates(report.candidates)
+
+
+def _fold_merged_entities(sources: Iterable[ParsedSource], known: list[DictionaryEntry]) -> None:
+    """A name a curator merged into another entity (it is now that entity's alias) maps to that
+    entity, so that ingest does not bring the merged-away entity back."""
+    ids = {e.id for e in known}
+    owner = {alias: e.id for e in known for alias in e.aliases}
+    for source in sources:
+        remap = {
+            e.id: owner[e.name]
+            for e in source.entities
+            if e.id not in ids and e.name in owner and owner[e.name] != e.id
+        }
+        if not remap:
+            continue
+        source.entities = [e for e in source.entities if e.id not in remap]
+        source.relations = [
+            r.model_copy(
+                update={
+                    "source": remap.get(r.source, r.source),
+                    "target": remap.get(r.target, r.target),
+                }
+            )
+            for r in source.relations
+        ]
+        source.about = list(dict.fromkeys(remap.get(i, i) for i in source.about))
+        for atom in source.atoms:
+            atom.entities = list(dict.fromkeys(remap.get(i, i) for i in atom.entities))
 
 
 def _units(paths: list[Path], options: IngestOptions) -> list[_Unit]:
@@ -221,10 +251,15 @@ def _plan(
     state: DocumentState | None,
     dictionary: EntityDictionary,
     report: IngestReport,
+    retired: frozenset[str] = frozenset(),
 ) -> DocumentWrite | None:
-    """What to write for one document (None when nothing changed); counts it in the report."""
+    """What to write for one document (None when nothing changed); counts it in the report.
+
+    Atoms a curator merged away or deleted (``retired``) are not brought back.
+    """
     doc = source.document
     report.documents += 1
+    source.atoms = [a for a in source.atoms if a.id not in retired]
     for atom in source.atoms:
         linked = dictionary.entity_ids(f"{atom.title}\n{atom.text}")
         atom.entities = list(dict.fromkeys([*atom.entities, *linked]))

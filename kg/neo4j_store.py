@@ -175,6 +175,10 @@ class Neo4jGraphStore:
             for batch in _batches(rows):
                 self.run(queries.UPSERT_RELATIONS[rel_type], rows=batch)
 
+    def retired_atoms(self) -> frozenset[str]:
+        """Ids of atoms a curator merged away or deleted (ingest must not recreate them)."""
+        return frozenset(self.run(queries.RETIRED_ATOMS)[0]["ids"])
+
     def entity_dictionary(self) -> list[DictionaryEntry]:
         return [
             DictionaryEntry(r["id"], r["name"], list(r["aliases"]), r["kind"])
@@ -226,6 +230,11 @@ class Neo4jGraphStore:
     def record_outside_edits(self, rows: Sequence[dict[str, str]], by: str) -> None:
         """Atoms whose text changed without a version bump: keep the old text as a version."""
         self.run(queries.RECORD_OUTSIDE_EDITS, rows=list(rows), by=by)
+
+    def feedback_events(self) -> list[tuple[str, str, str, str]]:
+        """``(question, atom id, kind, voter)`` of every vote on an answer."""
+        rows = self.run(queries.FEEDBACK_EVENTS)
+        return [(r["question"], r["atom"], r["kind"], r["voter"]) for r in rows]
 
     def flag_stale(self, days: int) -> int:
         """Flag atoms unverified for ``days`` for review; returns how many were flagged."""

@@ -54,6 +54,13 @@ SET a.type = atom.type, a.title = atom.title, a.text = atom.text,
 MERGE (a)-[:FROM]->(d)
 """
 
+# Atoms a curator merged away or deleted: their snapshots remain, the atoms do not.
+RETIRED_ATOMS = """
+MATCH (v:AtomVersion) WHERE v.reason IN ['merge', 'delete']
+  AND NOT EXISTS { MATCH (:Atom {id: v.atom_id}) }
+RETURN collect(DISTINCT v.atom_id) AS ids
+"""
+
 # A changed source of an atom a curator edited: kept aside for review, never written over it.
 HOLD_ATOMS = """
 UNWIND $atoms AS atom
@@ -201,11 +208,18 @@ RETURN a.id AS id, a.type AS type, a.title AS title, a.text AS text,
 """
 
 # -- the snapshot retrieval keeps in memory -----------------------------------------------------
+# Votes on answers count per question (retrieval/feedback.py); votes on atoms count for the atom.
+FEEDBACK_EVENTS = """
+MATCH (f:Feedback)-[:ON]->(ans:Answer), (f)-[:ABOUT]->(a:Atom)
+RETURN ans.question AS question, a.id AS atom, f.kind AS kind,
+       coalesce(f.user, f.key_id) AS voter
+"""
+
 # Feedback is counted in distinct voters (a user, else a key) per kind: one person's repeated
 # clicks are one vote.
 SNAPSHOT_ATOMS = """
 MATCH (a:Atom)
-OPTIONAL MATCH (f:Feedback)-[:ABOUT]->(a)
+OPTIONAL MATCH (f:Feedback)-[:ABOUT]->(a) WHERE NOT (f)-[:ON]->(:Answer)
 WITH a, f.kind AS kind, count(DISTINCT coalesce(f.user, f.key_id)) AS voters
 WITH a, collect(CASE WHEN kind IS NOT NULL THEN [kind, voters] END) AS feedback
 RETURN a.id AS id, a.title AS title, a.text AS text, a.type AS type, a.status AS status,

@@ -9,7 +9,7 @@ from typing import Literal
 import numpy as np
 
 from retrieval.base import Hit, Retriever
-from retrieval.feedback import rerank
+from retrieval.feedback import FeedbackMemory, atom_bonus, rerank
 from retrieval.fusion import mmr, reciprocal_rank, weighted_scores
 from retrieval.graph import GraphSnapshot
 from retrieval.query import Query
@@ -71,6 +71,8 @@ class HybridRetriever:
         depth: int = 100,
         diversity: float = 0.0,
         vector: Callable[[str], np.ndarray | None] | None = None,
+        memory: FeedbackMemory | None = None,
+        query_vector: Callable[[str], np.ndarray] | None = None,
     ) -> None:
         self._retrievers = dict(retrievers)
         self._snapshot = snapshot
@@ -79,6 +81,8 @@ class HybridRetriever:
         self._depth = depth
         self._diversity = diversity
         self._vector = vector or (lambda _: None)
+        self._memory = memory or FeedbackMemory()
+        self._query_vector = query_vector
         self._atom_mentions: dict[str, set[str]] = {}
         for entity_id, atoms in snapshot.mentions.items():
             for atom_id in atoms:
@@ -109,6 +113,14 @@ class HybridRetriever:
             return reciprocal_rank(lists, self._weights)
         return weighted_scores(lists, self._weights)
 
+    def _feedback(self, query: Query) -> dict[str, float]:
+        """Score bonuses from feedback: on the atoms, and on answers to similar questions."""
+        bonus = atom_bonus(self._snapshot.priors)
+        if self._memory.questions and self._query_vector is not None:
+            for atom_id, value in self._memory.bonus(self._query_vector(query.text)).items():
+                bonus[atom_id] = bonus.get(atom_id, 0.0) + value
+        return bonus
+
     def search(self, query: Query, top_k: int, filters: Filters | None = None) -> list[FusedHit]:
         return self.page(query, 0, top_k, filters)[0]
 
@@ -122,7 +134,7 @@ class HybridRetriever:
         lists = self.run_all(query)
         fused = [
             (atom_id, score)
-            for atom_id, score in rerank(self.fuse(lists), self._snapshot.priors)
+            for atom_id, score in rerank(self.fuse(lists), self._feedback(query))
             if filters.admits(
                 atom_id,
                 self._snapshot.atoms.get(atom_id, {}),

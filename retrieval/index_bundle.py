@@ -12,6 +12,7 @@ from pathlib import Path
 
 from kg.errors import IndexNotReadyError
 from retrieval.dense import FaissIndex
+from retrieval.feedback import FeedbackMemory
 from retrieval.graph import GraphSnapshot
 from retrieval.lexical import LexicalIndex
 
@@ -28,6 +29,7 @@ class IndexBundle:
     versions: dict[str, int]  # atom id -> version indexed
     tokens: dict[str, list[str]]  # atom id -> lexical tokens (reused for unchanged atoms)
     texts: dict[str, list[str]] = field(default_factory=dict)  # atom id -> [title, text] indexed
+    memory: FeedbackMemory = field(default_factory=FeedbackMemory)  # feedback on answers
 
     def manifest(self) -> dict[str, object]:
         return {
@@ -50,6 +52,7 @@ class IndexBundle:
         self.graph.save(staging)
         (staging / TOKENS).write_text(json.dumps(self.tokens, ensure_ascii=False))
         (staging / TEXTS).write_text(json.dumps(self.texts, ensure_ascii=False))
+        self.memory.save(staging)
         (staging / MANIFEST).write_text(json.dumps(self.manifest(), ensure_ascii=False))
         old = directory.with_name(directory.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
@@ -77,6 +80,7 @@ class IndexBundle:
             texts=json.loads((directory / TEXTS).read_text())
             if (directory / TEXTS).exists()
             else {},
+            memory=FeedbackMemory.load(directory),
         )
 
     @classmethod

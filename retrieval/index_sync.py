@@ -19,7 +19,7 @@ import numpy as np
 from kg.store import GraphStore
 from retrieval.dense import FaissIndex
 from retrieval.embedding.base import Embedder
-from retrieval.feedback import FeedbackCounts, prior
+from retrieval.feedback import FeedbackCounts, FeedbackMemory, memory_from_events, prior
 from retrieval.graph import GraphSnapshot
 from retrieval.index_bundle import IndexBundle
 from retrieval.lexical import LexicalIndex
@@ -128,12 +128,28 @@ def sync_index(
         },
     )
     graph.priors = feedback_priors(atoms.values())
-    IndexBundle(dense, lexical, graph, versions, tokens, texts).save(index_dir)
+    memory = feedback_memory(store, embedder, previous.memory if previous else None)
+    IndexBundle(dense, lexical, graph, versions, tokens, texts, memory).save(index_dir)
     added = sum(1 for a in versions if a not in old_versions)
     changed = sum(1 for a, v in versions.items() if a in old_versions and old_versions[a] != v)
     removed = sum(1 for a in old_versions if a not in versions)
     logger.info("index synced: %d embedded, %d indexed", len(pending), len(versions))
     return SyncReport(len(pending), len(versions), added, changed, removed, len(edited))
+
+
+def feedback_memory(
+    store: GraphStore, embedder: Embedder, previous: FeedbackMemory | None
+) -> FeedbackMemory:
+    """Votes on answers, by question; questions seen before keep their vectors."""
+    known = dict(zip(previous.questions, previous.vectors, strict=True)) if previous else {}
+
+    def embed(questions: list[str]) -> np.ndarray:
+        new = [q for q in questions if q not in known]
+        if new:
+            known.update(zip(new, embedder.embed_queries(new), strict=True))
+        return np.asarray([known[q] for q in questions], dtype=np.float32)
+
+    return memory_from_events(store.feedback_events(), embed)
 
 
 def feedback_priors(atoms: Iterable[dict[str, Any]]) -> dict[str, float]:

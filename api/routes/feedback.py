@@ -33,7 +33,15 @@ def give_feedback(
         cited = store.answer_atoms(feedback.answer_id)
         if cited is None:
             raise NotFoundError(f"没有这个回答：{feedback.answer_id} (no such answer)")
+        if feedback.atom_id is not None:
+            if feedback.atom_id not in cited:
+                raise NotFoundError(
+                    f"该回答没有引用 {feedback.atom_id} (the answer did not cite it)"
+                )
+            cited = [feedback.atom_id]
         atom_ids = [a.atom.id for a in store.atoms(cited) if viewer.can_see(live_meta(a))]
+        if not atom_ids and feedback.atom_id is not None:
+            raise NotFoundError(f"没有这条知识：{feedback.atom_id} (no such atom)")
     else:
         found = store.atoms([feedback.atom_id or ""])
         if not found or not viewer.can_see(live_meta(found[0])):

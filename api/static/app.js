@@ -402,6 +402,10 @@
     }
   }
 
+  function currentAnswerId() {
+    return document.querySelector("[data-answer-id]")?.dataset.answerId || undefined;
+  }
+
   function atomView(data, citation) {
     const { atom, citation: source, entities, feedback } = data;
     const meta = [
@@ -445,7 +449,8 @@
             entities.map((e) => el("span", { class: "entity", title: e.kind }, e.name)),
           )
         : null,
-      feedbackBar({ atom_id: atom.id }, "atom-feedback", [
+      // Within an answer, a vote on one atom also says which question it helped with.
+      feedbackBar({ atom_id: atom.id, answer_id: currentAnswerId() }, "atom-feedback", [
         ["helpful", "有用"],
         ["not_helpful", "没用"],
         ["used_in_deal", "用于商机"],

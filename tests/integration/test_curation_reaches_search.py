@@ -4,6 +4,7 @@ writes over a curator's edit."""
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import time
 
@@ -244,3 +245,34 @@ def test_unverified_atoms_are_flagged_stale(loaded):
     assert loaded.flag_stale(365) >= 1
     review = cypher(loaded, "MATCH (a:Atom {id: $id}) RETURN a.review AS r", id=atom_id)
     assert review == [{"r": "stale"}]
+
+
+def test_feedback_through_the_api_reorders_that_question_and_no_other(client, loaded):
+    question = "储能电站消防方案怎么讲？"
+    other = "半导体材料导入周期多长？"
+
+    def ranking(q):
+        return [(h["atom"]["id"], h["score"]) for h in hits(client, q)[:10]]
+
+    before, other_before = ranking(question), ranking(other)
+    # Two neighbours close in score: reps found the lower one useful and the upper one not.
+    upper, lower = next((a, b) for a, b in itertools.pairwise(before) if a[1] - b[1] < 0.05)
+    answer = client.post("/v1/ask", json={"question": question, "top_k": 10}).json()
+    cited = {c["atom_id"] for c in answer["answer"]["citations"]}
+    assert {upper[0], lower[0]} <= cited
+    for rep in ("张伟", "王芳", "刘洋"):
+        key = ApiKeys(loaded).create(f"rep-{rep}", ["ask"], user=rep)[1]
+        votes = [(lower[0], "helpful"), (upper[0], "not_helpful")]
+        for atom_id, kind in votes:
+            body = {"kind": kind, "answer_id": answer["answer_id"], "atom_id": atom_id}
+            response = client.post(
+                "/v1/feedback", json=body, headers={"Authorization": f"Bearer {key}"}
+            )
+            assert response.status_code == 201, response.text
+
+    def flipped():
+        order = [a for a, _ in ranking(question)]
+        return order.index(lower[0]) < order.index(upper[0])
+
+    eventually(flipped, "the reps' votes reorder the two atoms for this question")
+    assert [a for a, _ in ranking(other)] == [a for a, _ in other_before]

@@ -135,6 +135,12 @@ class MemoryGraphStore:
                 out.append(StoredAtom(self.atoms_by_id[i], doc.title, doc.path))
         return out
 
+    def retired_atoms(self) -> frozenset[str]:
+        return frozenset()
+
+    def feedback_events(self) -> list[tuple[str, str, str, str]]:
+        return []
+
     def record_outside_edits(self, rows: Sequence[dict[str, str]], by: str) -> None:
         for row in rows:
             atom = self.atoms_by_id[row["id"]]
