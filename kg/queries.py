@@ -47,7 +47,9 @@ MERGE (a:Atom {id: atom.id})
 ON CREATE SET a.created_at = datetime(), a.version = 0
 SET a.type = atom.type, a.title = atom.title, a.text = atom.text,
     a.section = atom.section, a.span_start = atom.start, a.span_end = atom.end,
-    a.status = atom.status, a.visibility = atom.visibility, a.team = atom.team,
+    // A curator's deprecation stands when the source changes; ingest's own (file removed) not.
+    a.status = CASE WHEN a.status = 'deprecated' AND coalesce(a.updated_by, 'ingest') <> 'ingest'
+                    THEN a.status ELSE atom.status END, a.visibility = atom.visibility, a.team = atom.team,
     a.owner = atom.owner, a.contributors = atom.contributors,
     a.content_hash = atom.content_hash, a.version = a.version + 1,
     a.updated_at = datetime(), a.updated_by = 'ingest', a.embedding = null
@@ -112,7 +114,7 @@ MATCH (d:Document {id: id})
 SET d.removed = true, d.removed_at = datetime()
 WITH d
 OPTIONAL MATCH (a:Atom)-[:FROM]->(d)
-SET a.status = 'deprecated', a.updated_at = datetime()
+SET a.status = 'deprecated', a.updated_at = datetime(), a.updated_by = 'ingest'
 RETURN count(a) AS atoms
 """
 
