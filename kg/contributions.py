@@ -23,6 +23,7 @@ splitting knowledge into more atoms, or copying it, earns nothing::
   penalising it would discourage the lesson-from-a-lost-deal atoms the brief wants kept.
 
 Atom counts and raw citation counts are reported beside the score but do not enter it.
+Feedback counts one voter once per answer (or atom) and kind, so repeated clicks earn nothing.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class Contribution:
     approved: int
     citations: int  # CITES edges from answers to their atoms
     answers: int  # distinct answers citing at least one of their atoms
-    helpful: int  # distinct feedback events on their atoms, by kind
+    helpful: int  # feedback on their atoms, by kind; one voter per answer (or atom) counts once
     not_helpful: int
     used_in_deal: int
     deal_won: int

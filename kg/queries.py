@@ -49,7 +49,8 @@ SET a.type = atom.type, a.title = atom.title, a.text = atom.text,
     a.section = atom.section, a.span_start = atom.start, a.span_end = atom.end,
     // A curator's deprecation stands when the source changes; ingest's own (file removed) not.
     a.status = CASE WHEN a.status = 'deprecated' AND coalesce(a.updated_by, 'ingest') <> 'ingest'
-                    THEN a.status ELSE atom.status END, a.visibility = atom.visibility, a.team = atom.team,
+                    THEN a.status ELSE atom.status END,
+    a.visibility = atom.visibility, a.team = atom.team,
     a.owner = atom.owner, a.contributors = atom.contributors,
     a.content_hash = atom.content_hash, a.version = a.version + 1,
     a.updated_at = datetime(), a.updated_by = 'ingest', a.embedding = null
@@ -478,11 +479,15 @@ CALL (atoms) {
   MATCH (f:Feedback)-[:ABOUT]->(a)
   WHERE $since IS NULL OR f.created_at >= $since
   WITH DISTINCT f
-  RETURN count(CASE f.kind WHEN 'helpful' THEN 1 END) AS helpful,
-         count(CASE f.kind WHEN 'not_helpful' THEN 1 END) AS not_helpful,
-         count(CASE f.kind WHEN 'used_in_deal' THEN 1 END) AS used_in_deal,
-         count(CASE f.kind WHEN 'deal_won' THEN 1 END) AS deal_won,
-         count(CASE f.kind WHEN 'deal_lost' THEN 1 END) AS deal_lost
+  // One voter's repeated clicks on the same answer (or atom) count once.
+  WITH DISTINCT f.kind AS kind, coalesce(f.user, f.key_id, f.id) AS voter,
+       coalesce(head([(f)-[:ON]->(ans:Answer) | ans.id]),
+                head([(f)-[:ABOUT]->(x:Atom) | x.id])) AS target
+  RETURN count(CASE kind WHEN 'helpful' THEN 1 END) AS helpful,
+         count(CASE kind WHEN 'not_helpful' THEN 1 END) AS not_helpful,
+         count(CASE kind WHEN 'used_in_deal' THEN 1 END) AS used_in_deal,
+         count(CASE kind WHEN 'deal_won' THEN 1 END) AS deal_won,
+         count(CASE kind WHEN 'deal_lost' THEN 1 END) AS deal_lost
 }
 RETURN person,
        size([a IN atoms WHERE a.status <> 'deprecated']) AS atoms,

@@ -183,6 +183,21 @@ def test_report_counts_exactly_and_orders_by_score(graph):
     assert list(rows) == list(ALL_TIME)
 
 
+def test_repeated_clicks_by_one_rep_count_once(graph):
+    ids = [
+        r["id"] for r in graph.run("MATCH (:Answer {id: 'ans-1'})-[:CITES]->(a) RETURN a.id AS id")
+    ]
+    who = {"key_id": "k-test", "team": EAST, "user": "刘晓薇"}
+    for n in range(3):
+        graph.record_feedback(
+            f"fb-again-{n}", "helpful", ids, "ans-1", comment=None, deal=None, **who
+        )
+    try:
+        assert report_numbers(graph.contributions()) == ALL_TIME
+    finally:
+        graph.run("MATCH (f:Feedback) WHERE f.id STARTS WITH 'fb-again-' DETACH DELETE f")
+
+
 def test_since_counts_only_later_answers_and_feedback(graph):
     rows = report_numbers(graph.contributions(since=day_start(date.fromisoformat(SINCE))))
     assert rows == SINCE_EXPECTED
