@@ -2,12 +2,15 @@
 timeouts, and the one error shape."""
 
 import asyncio
+import io
+import logging
 
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
 from api import errors
+from api.context import LOG_FORMAT, RequestIdFilter
 from api.middleware import ServiceMiddleware
 
 pytestmark = pytest.mark.unit
@@ -62,3 +65,18 @@ def test_a_slow_request_times_out_with_504(client):
     assert response.status_code == 504
     body = response.json()
     assert body["code"] == "timeout" and body["request_id"] == response.headers["X-Request-ID"]
+
+
+def test_log_lines_carry_the_request_id(client):
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.addFilter(RequestIdFilter())
+    access = logging.getLogger("api.access")
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    try:
+        client.post("/echo", content=b"x", headers={"X-Request-ID": "trace-7"})
+    finally:
+        access.removeHandler(handler)
+    assert "[trace-7] POST /echo 200" in stream.getvalue()
