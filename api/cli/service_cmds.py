@@ -24,11 +24,21 @@ def serve(
     ),
     port: Annotated[int, typer.Option()] = 8000,
     workers: Annotated[
-        int, typer.Option(min=1, max=16, help="Processes; each loads its own models.")
+        int,
+        typer.Option(
+            min=1, max=16, help="Processes, each with its own models (2 on a 2-core machine)."
+        ),
     ] = 1,
 ) -> None:
     """Run the HTTP API and the reps' page (/app/; OpenAPI docs at /docs)."""
+    import os
+
     import uvicorn
+
+    if workers > 1:
+        # Each worker's torch would start one thread per core; several workers' thread teams
+        # then fight over the cores (measured: 84 vs 55 ms of CPU per request on 2 cores).
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
 
     from api.context import configure_logging
 
