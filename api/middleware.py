@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 
 import anyio
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import metrics
@@ -94,7 +95,7 @@ class ServiceMiddleware:
             logger.info("%s %s %d %.1f ms", scope["method"], scope["path"], status, elapsed * 1000)
 
     @staticmethod
-    async def _reply(response, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[no-untyped-def]
+    async def _reply(response: Response, scope: Scope, receive: Receive, send: Send) -> None:
         await response(scope, receive, send)
 
 
@@ -102,5 +103,5 @@ def _too_large_text(limit: int) -> str:
     return f"请求内容超过上限 {limit} 字节 (the body is over {limit} bytes)"
 
 
-def _too_large(limit: int):  # type: ignore[no-untyped-def]
+def _too_large(limit: int) -> Response:
     return error_response(problem_for(PayloadTooLargeError()), _too_large_text(limit))
