@@ -29,6 +29,13 @@ def demo(
     setup()
     ingest([SAMPLES])
     ask(question)
+    console.print(
+        "\nNext: the HTTP API and the reps' page: `skg keys create 我的钥匙`, then `skg serve` "
+        "and open http://127.0.0.1:8000/app/#key=<the key> (docs/api.md). Curators: "
+        "docs/curation.md.",
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 # -- questions -------------------------------------------------------------------------------

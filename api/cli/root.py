@@ -31,10 +31,11 @@ app.add_typer(report_app, name="report")
 
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False):
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import jieba  # it logs its dictionary loading at DEBUG on its own handler
+
+    jieba.setLogLevel(level)
 
 
 def main() -> None:
