@@ -26,12 +26,20 @@ class RequestIdFilter(logging.Filter):
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 
-
-def configure_logging(level: int = logging.INFO) -> None:
-    """Log to stderr, every line carrying the request id (``-`` outside requests)."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    handler.addFilter(RequestIdFilter())
-    root = logging.getLogger()
-    root.handlers = [handler]
-    root.setLevel(level)
+# For uvicorn (`skg serve`), which applies it in every worker process.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "api.context.RequestIdFilter"}},
+    "formatters": {"default": {"format": LOG_FORMAT}},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "default",
+            "filters": ["request_id"],
+        }
+    },
+    "root": {"handlers": ["stderr"], "level": "INFO"},
+    # Neo4j notes "index already exists" at INFO; bm25s logs each index build at DEBUG.
+    "loggers": {"neo4j": {"level": "WARNING"}, "bm25s": {"level": "WARNING"}},
+}

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
+import socket
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +25,7 @@ from kg.neo4j_store import Neo4jGraphStore
 
 logger = logging.getLogger(__name__)
 
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
 INTERRUPTED = "服务在任务完成前重启，请重新上传 (the server stopped before the job finished)"
 
 
@@ -39,8 +42,14 @@ class IngestJobs:
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
 
     def abandon_unfinished(self) -> int:
-        """Mark jobs a previous process left queued or running as failed."""
-        return int(self._store.run(queries.ABANDON_JOBS, error=INTERRUPTED)[0]["jobs"])
+        """Mark jobs left queued or running by a server process that is gone as failed (the
+        other workers of this server keep theirs)."""
+        gone = [
+            r["id"] for r in self._store.run(queries.UNFINISHED_JOBS) if not _alive(r["worker"])
+        ]
+        if gone:
+            self._store.run(queries.ABANDON_JOBS, ids=gone, error=INTERRUPTED)
+        return len(gone)
 
     def submit(
         self, viewer: Viewer, files: Sequence[tuple[str, bytes]], options: IngestOptions
@@ -70,6 +79,7 @@ class IngestJobs:
             team=viewer.team,
             collection=options.collection,
             files=names,
+            worker=WORKER,
         )
         self._worker.submit(self._run, job_id, paths, options)
         return job_id
@@ -115,6 +125,20 @@ class IngestJobs:
         self, job_id: str, state: str, report: str | None = None, error: str | None = None
     ) -> None:
         self._store.run(queries.UPDATE_JOB, id=job_id, state=state, report=report, error=error)
+
+
+def _alive(worker: str | None) -> bool:
+    """Whether the process that took a job still runs (only known for this host)."""
+    host, _, pid = (worker or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return host != socket.gethostname() and bool(host)  # another host's: leave it be
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _may_read(viewer: Viewer, owner_key: str | None) -> bool:

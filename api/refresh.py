@@ -43,7 +43,7 @@ class IndexRefresher:
             return False
         report = self._services.sync_and_reload()
         logger.info(
-            "graph changed: index refreshed (%d embedded, %d edited outside the guide)",
+            "index refreshed from the graph (%d embedded, %d edited outside the guide)",
             report.embedded,
             report.edited_outside,
         )

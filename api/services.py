@@ -51,6 +51,9 @@ class Services:
     @classmethod
     def start(cls, settings: Settings) -> Services:
         """Connect, load the models, and load the index when there is one."""
+        import jieba  # logs its dictionary loading at DEBUG on a handler of its own
+
+        jieba.setLogLevel(logging.WARNING)
         store = runtime.open_store(settings)
         services = cls(
             settings, store, runtime.load_embedder(settings), runtime.load_transcriber(settings)

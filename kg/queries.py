@@ -418,7 +418,8 @@ RETURN f.id AS id, toString(f.created_at) AS created_at
 # -- ingest jobs ----------------------------------------------------------------------------
 CREATE_JOB = """
 CREATE (j:IngestJob {id: $id, state: 'queued', key_id: $key_id, team: $team,
-                     collection: $collection, files: $files, created_at: datetime()})
+                     collection: $collection, files: $files, worker: $worker,
+                     created_at: datetime()})
 """
 
 UPDATE_JOB = """
@@ -448,11 +449,16 @@ COUNT_JOBS = (
     "MATCH (j:IngestJob) WHERE $key_id IS NULL OR j.key_id = $key_id RETURN count(j) AS total"
 )
 
-# Jobs a stopped server left unfinished can never finish; say so instead of "running" forever.
-ABANDON_JOBS = """
+UNFINISHED_JOBS = """
 MATCH (j:IngestJob) WHERE j.state IN ['queued', 'running']
+RETURN j.id AS id, j.worker AS worker
+"""
+
+# Jobs a stopped server process left unfinished can never finish: say so, not "running" forever.
+ABANDON_JOBS = """
+UNWIND $ids AS id
+MATCH (j:IngestJob {id: id})
 SET j.state = 'failed', j.error = $error, j.finished_at = datetime()
-RETURN count(j) AS jobs
 """
 
 # -- reports ---------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from kg.errors import IndexNotReadyError
 from retrieval.dense import FaissIndex
 from retrieval.feedback import FeedbackMemory
 from retrieval.graph import GraphSnapshot
+from retrieval.index_lock import index_lock
 from retrieval.lexical import LexicalIndex
 
 MANIFEST = "manifest.json"
@@ -62,7 +63,11 @@ class IndexBundle:
         shutil.rmtree(old, ignore_errors=True)
 
     @classmethod
-    def load(cls, directory: Path) -> IndexBundle:
+    def load(cls, directory: Path, *, lock: bool = True) -> IndexBundle:
+        """Read the bundle; ``lock`` waits while another process is writing it."""
+        if lock:
+            with index_lock(directory, exclusive=False):
+                return cls.load(directory, lock=False)
         try:
             manifest = json.loads((directory / MANIFEST).read_text())
             tokens = json.loads((directory / TOKENS).read_text())

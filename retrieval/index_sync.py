@@ -22,6 +22,7 @@ from retrieval.embedding.base import Embedder
 from retrieval.feedback import FeedbackCounts, FeedbackMemory, memory_from_events, prior
 from retrieval.graph import GraphSnapshot
 from retrieval.index_bundle import IndexBundle
+from retrieval.index_lock import index_lock
 from retrieval.lexical import LexicalIndex
 from retrieval.tokenize import tokenize
 
@@ -67,7 +68,22 @@ def sync_index(
     found by comparing with the text last indexed: the old text is kept as an ``AtomVersion``,
     the version goes up and the atom is embedded again.
     """
-    previous = None if rebuild or not IndexBundle.exists(index_dir) else IndexBundle.load(index_dir)
+    with index_lock(index_dir, exclusive=True):
+        return _sync(store, embedder, index_dir, rebuild, on_batch)
+
+
+def _sync(
+    store: GraphStore,
+    embedder: Embedder,
+    index_dir: Path,
+    rebuild: bool,
+    on_batch: Callable[[int, int], None] | None,
+) -> SyncReport:
+    previous = (
+        None
+        if rebuild or not IndexBundle.exists(index_dir)
+        else IndexBundle.load(index_dir, lock=False)
+    )
     old_versions = previous.versions if previous else {}
     old_texts = previous.texts if previous else {}
     graph_rows = store.snapshot()

@@ -1,13 +1,19 @@
-"""Access rules, API key format and highlights: pure logic."""
+"""Access rules, API key format, highlights, job ownership and the index lock: pure logic."""
+
+import os
+import socket
+import subprocess
+import sys
 
 import pytest
 
-from api.jobs import _safe_name
+from api.jobs import _alive, _safe_name
 from api.keys import KEY_PATTERN
 from api.schemas import FeedbackCreate, next_offset
 from kg.access import ANONYMOUS, Scope, Viewer
 from kg.errors import IngestError
 from retrieval.highlight import highlight
+from retrieval.index_lock import index_lock
 
 pytestmark = pytest.mark.unit
 
@@ -67,3 +73,25 @@ def test_next_offset():
     assert next_offset(0, 10, 25) == 10
     assert next_offset(20, 5, 25) is None
     assert next_offset(0, 0, 0) is None
+
+
+def test_jobs_of_a_gone_process_are_abandoned_and_others_kept():
+
+    host = socket.gethostname()
+    assert _alive(f"{host}:{os.getpid()}")
+    assert not _alive(f"{host}:999999999")
+    assert not _alive(None), "jobs from before workers were recorded"
+    assert _alive("another-server:123"), "another host's jobs are left alone"
+
+
+def test_an_index_writer_excludes_readers_in_other_processes(tmp_path):
+
+    probe = (
+        "import fcntl, sys; f = open(sys.argv[1], 'a'); "
+        "fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)"
+    )
+    lock_file = tmp_path / "index.lock"
+    with index_lock(tmp_path / "index", exclusive=True):
+        blocked = subprocess.run([sys.executable, "-c", probe, str(lock_file)], check=False)
+    free = subprocess.run([sys.executable, "-c", probe, str(lock_file)], check=False)
+    assert blocked.returncode != 0 and free.returncode == 0
