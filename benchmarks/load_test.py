@@ -63,7 +63,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def served(args, key: str | None) -> Iterator[tuple[str, int | None]]:
+def served(args, key: str) -> Iterator[tuple[str, int | None]]:
     """`skg serve` on a free port until the block ends, or the server at --url (not stopped):
     its base URL and its pid (known where we started it, or from --server-pid)."""
     if args.url:
@@ -74,8 +74,6 @@ def served(args, key: str | None) -> Iterator[tuple[str, int | None]]:
     port = args.port or free_port()
     command = [str(BIN / "skg"), "serve", "--port", str(port)]
     if args.workers is not None:
-        if "--workers" not in skg("serve", "--help").stdout:
-            sys.exit("`skg serve` has no --workers option yet; run without --workers.")
         command += ["--workers", str(args.workers)]
     env = dict(os.environ)
     if args.torch_threads is not None:  # torch sizes its intra-op pool from these at import
@@ -98,17 +96,15 @@ def served(args, key: str | None) -> Iterator[tuple[str, int | None]]:
             server.kill()
 
 
-def wait_ready(base: str, key: str | None, server: subprocess.Popen | None, log: Path | None):
-    """Poll /readyz (Neo4j, index and models ready), or /health on a server without it."""
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
+def wait_ready(base: str, key: str, server: subprocess.Popen | None, log: Path | None):
+    """Poll /readyz until Neo4j, the index and the models are ready."""
+    headers = {"Authorization": f"Bearer {key}"}
     deadline, last = time.monotonic() + 180, "no answer"
     while time.monotonic() < deadline:
         if server and server.poll() is not None:
             sys.exit(f"skg serve exited with {server.returncode}:\n{log.read_text()[-3000:]}")
         try:
             ready = httpx.get(f"{base}/readyz", headers=headers, timeout=10)
-            if ready.status_code == 404:
-                ready = httpx.get(f"{base}/health", headers=headers, timeout=10)
             if ready.status_code == 200:
                 return
             last = f"{ready.status_code} {ready.text[:300]}"
@@ -120,12 +116,9 @@ def wait_ready(base: str, key: str | None, server: subprocess.Popen | None, log:
 
 
 @contextmanager
-def api_key() -> Iterator[str | None]:
-    """A key with the search and ask scopes, revoked afterwards; None where `skg keys` does not
-    exist yet. `skg keys create` prints the key last; the key is `skg_<id>_<secret>`."""
-    if skg("keys", "create", "--help").returncode != 0:
-        yield None
-        return
+def api_key() -> Iterator[str]:
+    """A key with the search and ask scopes, revoked afterwards. `skg keys create` prints the
+    key last; the key is `skg_<id>_<secret>`."""
     name = f"load-test-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     result = skg("keys", "create", name, "--scope", "search", "--scope", "ask")
     if result.returncode != 0:
@@ -295,13 +288,12 @@ def main() -> None:
     atoms = "?" if args.url else check_demo_state()
     failed = 0
     with api_key() as key, served(args, key) as (base, server):
-        env = dict(os.environ) | ({"SKG_API_KEY": key} if key else {})
+        env = dict(os.environ) | {"SKG_API_KEY": key}
         print(f"SalesKG load test, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
         print(f"machine: {describe_machine()}")
         print(
             f"server: {base}, workers {args.workers or 'default'}, torch threads "
-            f"{args.torch_threads or 'default'}, {atoms} atoms; "
-            f"auth: {'bearer key' if key else 'none (no `skg keys` yet)'}"
+            f"{args.torch_threads or 'default'}, {atoms} atoms; auth: bearer key"
         )
         print(
             f"locust: {args.users} users, search:ask 3:1, top_k 8, {args.questions} questions, "
