@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.jobs import IngestJobs
+from api.refresh import IndexRefresher
 from api.services import Services
 from kg.access import ANONYMOUS, Scope, Viewer
 from kg.errors import AuthenticationError, PermissionDeniedError
@@ -24,8 +25,13 @@ def _jobs(request: Request) -> IngestJobs:
     return request.app.state.jobs
 
 
+def _refresher(request: Request) -> IndexRefresher:
+    return request.app.state.refresher
+
+
 ServicesDep = Annotated[Services, Depends(_services)]
 JobsDep = Annotated[IngestJobs, Depends(_jobs)]
+RefresherDep = Annotated[IndexRefresher, Depends(_refresher)]
 
 
 def _viewer(

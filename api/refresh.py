@@ -23,6 +23,7 @@ class IndexRefresher:
         self._services = services
         self._interval_s = interval_s
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="index-refresh", daemon=True)
         self._seen: str | None = None
 
@@ -31,8 +32,13 @@ class IndexRefresher:
         down."""
         self._thread.start()
 
+    def poke(self) -> None:
+        """Check now rather than at the end of the interval (search saw a stale index)."""
+        self._wake.set()
+
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout=30)
 
@@ -59,7 +65,11 @@ class IndexRefresher:
             return None
 
     def _loop(self) -> None:
-        while not self._stop.wait(self._interval_s):
+        while True:
+            self._wake.wait(self._interval_s)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
                 self.check()
             except SkgError as exc:

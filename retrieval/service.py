@@ -3,6 +3,7 @@ compose the answer. The one entry point the API and the CLI use."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -29,6 +30,7 @@ class SearchResponse:
     results: list[SearchResult]
     total: int = 0  # candidates that passed the filters, within the retrieval depth
     offset: int = 0
+    stale: int = 0  # hits the graph no longer admits (changed since the index was loaded)
 
 
 class Polisher(Protocol):
@@ -65,11 +67,22 @@ class SearchService:
         query = self._analyzer.analyze(text)
         hits, total = self._retriever.page(query, offset, top_k, filters)
         # An atom whose status or visibility changed in the graph since the index was loaded
-        # is dropped from the page at once; ``total`` follows at the next index refresh.
-        return SearchResponse(query, self._join(hits, filters), total, offset)
+        # is dropped from the page and the count at once (the caller should refresh the index,
+        # which corrects the other pages' counts too).
+        results = self._join(hits, filters)
+        stale = len(hits) - len(results)
+        return SearchResponse(query, results, total - stale, offset, stale)
 
-    def ask(self, question: str, top_k: int, filters: Filters | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        top_k: int,
+        filters: Filters | None = None,
+        on_stale: Callable[[], None] | None = None,
+    ) -> Answer:
         response = self.search(question, top_k, filters)
+        if response.stale and on_stale is not None:
+            on_stale()
         answer = compose(response.query, [(r.atom, r.path) for r in response.results])
         if self._polisher is not None:
             answer.polished = self._polisher.polish(answer)

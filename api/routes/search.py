@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, File, Form, UploadFile
 
 from api import metrics, runtime
-from api.deps import AskViewer, SearchViewer, ServicesDep
+from api.deps import AskViewer, RefresherDep, SearchViewer, ServicesDep
 from api.errors import responses
 from api.schemas import (
     AskRequest,
@@ -44,13 +44,17 @@ def _scoped(filters: Filters, viewer: Viewer) -> Filters:
 
 
 @router.post("/search", response_model=SearchResponse, responses=ERRORS)
-def search(request: SearchRequest, viewer: SearchViewer, services: ServicesDep) -> SearchResponse:
+def search(
+    request: SearchRequest, viewer: SearchViewer, services: ServicesDep, refresher: RefresherDep
+) -> SearchResponse:
     """Atoms ranked for a question (dense + lexical + graph), with highlights, citations and
     graph context. Only atoms the key may see are returned or counted."""
     current = services.current
     response = current.search.search(
         request.query, request.top_k, _scoped(request.filters(), viewer), request.offset
     )
+    if response.stale:
+        refresher.poke()
     terms = [*response.query.tokens, *(e.surface for e in response.query.entities)]
     graph = current.bundle.graph
     return SearchResponse(
@@ -77,11 +81,15 @@ def search(request: SearchRequest, viewer: SearchViewer, services: ServicesDep) 
 
 @router.post("/ask", response_model=AskResponse, responses=ERRORS)
 def ask(
-    request: AskRequest, viewer: AskViewer, services: ServicesDep, background: BackgroundTasks
+    request: AskRequest,
+    viewer: AskViewer,
+    services: ServicesDep,
+    refresher: RefresherDep,
+    background: BackgroundTasks,
 ) -> AskResponse:
     """One answer composed from the best atoms, every point cited, with graph paths."""
     answer = services.current.search.ask(
-        request.question, request.top_k, _scoped(request.filters(), viewer)
+        request.question, request.top_k, _scoped(request.filters(), viewer), refresher.poke
     )
     answer_id = _remember(services, background, answer, viewer, "text")
     return AskResponse(answer_id=answer_id, answer=answer, text=answer.to_text())
@@ -95,6 +103,7 @@ def ask(
 def ask_voice(
     viewer: AskViewer,
     services: ServicesDep,
+    refresher: RefresherDep,
     background: BackgroundTasks,
     audio: Annotated[UploadFile, File(description="wav, mp3, m4a/aac, webm/opus or ogg")],
     top_k: Annotated[int, Form(ge=1, le=50)] = 8,
@@ -109,7 +118,9 @@ def ask_voice(
         raise AudioError("音频文件为空")
     current = services.current
     recognition = current.recognizer.recognize(decode(io.BytesIO(data), limits))
-    answer = current.search.ask(recognition.text, top_k, Filters(allow=viewer.can_see))
+    answer = current.search.ask(
+        recognition.text, top_k, Filters(allow=viewer.can_see), refresher.poke
+    )
     answer_id = _remember(services, background, answer, viewer, "voice")
     return VoiceAskResponse(
         answer_id=answer_id,
