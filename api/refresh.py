@@ -53,8 +53,9 @@ class IndexRefresher:
             report.embedded,
             report.edited_outside,
         )
-        # The sync may itself write (versions of atoms edited outside the guide).
-        self._seen = self._fingerprint()
+        # What was seen before the sync: a change made while it ran (or by it, when it versions
+        # an atom edited outside the guide) makes the next check sync again.
+        self._seen = current
         return True
 
     def _fingerprint(self) -> str | None:
