@@ -29,11 +29,14 @@ TEST_INSTANCE = TEST_HOME / (
 
 
 def _test_password() -> str:
-    """A random password for the test instance, kept beside it (never a fixed default)."""
+    """A random password for the test instance, kept beside it (never a fixed default).
+
+    It starts with "-" on purpose: one generated password in 64 does, and neo4j-admin once
+    took such a password for an option (fresh setups failed)."""
     path = TEST_HOME / "neo4j-test.password"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(18))
+        path.write_text("-" + secrets.token_urlsafe(18))
         path.chmod(0o600)
     return path.read_text().strip()
 

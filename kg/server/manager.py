@@ -213,8 +213,9 @@ class LocalNeo4jServer:
                 "org.neo4j.server.startup.Neo4jAdminCommand",
                 "dbms",
                 "set-initial-password",
-                password,
                 "--require-password-change=false",
+                "--",  # a generated password may start with "-"
+                password,
             ],
             capture_output=True,
             text=True,
