@@ -35,3 +35,9 @@ INGEST_JOBS = Counter(
     "skg_ingest_jobs_total", "Ingest jobs finished, by state.", ["state"], registry=REGISTRY
 )
 INDEX_RELOADS = Counter("skg_index_reloads_total", "Search index reloads.", registry=REGISTRY)
+INDEX_CHECK = Histogram(
+    "skg_index_change_check_seconds",
+    "The refresher's check of the graph for changes (its fingerprint).",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+    registry=REGISTRY,
+)

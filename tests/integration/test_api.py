@@ -501,6 +501,7 @@ def test_liveness_readiness_and_metrics(client, keys):
     text = client.get("/metrics").text
     assert 'skg_http_requests_total{method="POST",route="/v1/search",status="200"}' in text
     assert "skg_http_request_seconds_bucket" in text
+    assert "skg_index_change_check_seconds_count" in text  # what the refresher's check costs
 
 
 def test_openapi_documents_every_endpoint_with_examples(client):

@@ -1,5 +1,6 @@
 """The index refresher's decisions, on a fake graph whose fingerprint we control."""
 
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -40,3 +41,18 @@ def test_an_edit_made_during_a_sync_is_not_lost():
     assert refresher.check() and services.syncs == 1
     assert refresher.check() and services.syncs == 2, "the edit made mid-sync syncs again"
     assert not refresher.check()
+
+
+def test_a_costly_check_stretches_the_wait_and_a_cheap_one_keeps_the_interval():
+    services = FakeServices()
+    refresher = IndexRefresher(services, interval_s=0.5)
+    refresher.check()
+    assert refresher.wait_s() == 0.5
+
+    def slow_fingerprint() -> str:
+        time.sleep(0.05)
+        return services.fingerprint
+
+    services.store = SimpleNamespace(graph_fingerprint=slow_fingerprint)
+    refresher.check()
+    assert refresher.wait_s() >= 20 * 0.05, "the check stays within 1/20 of the time"
