@@ -58,9 +58,11 @@ class IndexRefresher:
             return False
         report = self._services.sync_and_reload()
         logger.info(
-            "index refreshed from the graph (%d embedded, %d edited outside the guide)",
+            "index refreshed from the graph (%d embedded, %d edited outside the guide, "
+            "%d relinked)",
             report.embedded,
             report.edited_outside,
+            report.relinked,
         )
         # What was seen before the sync: a change made while it ran (or by it, when it versions
         # an atom edited outside the guide) makes the next check sync again.

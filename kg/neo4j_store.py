@@ -17,6 +17,7 @@ from kg import queries
 from kg.contributions import UNATTRIBUTED, Contribution, rank
 from kg.errors import GraphAuthError, GraphUnavailableError
 from kg.models import Atom, Entity, EntityKind, Relation, RelationType, SourceSpan
+from kg.relink import AtomLinks, Relink
 from kg.schema import ensure_schema
 from kg.store import DictionaryEntry, DocumentState, DocumentWrite, GraphRows, StoredAtom
 
@@ -230,6 +231,31 @@ class Neo4jGraphStore:
     def record_outside_edits(self, rows: Sequence[dict[str, str]], by: str) -> None:
         """Atoms whose text changed without a version bump: keep the old text as a version."""
         self.run(queries.RECORD_OUTSIDE_EDITS, rows=list(rows), by=by)
+
+    def atoms_to_relink(self) -> list[AtomLinks]:
+        """Atoms people changed, with their links (see ``kg.relink``)."""
+        return [
+            AtomLinks(
+                id=r["id"],
+                title=r["title"],
+                text=r["text"],
+                link_hash=r["link_hash"],
+                automatic=frozenset(r["automatic"]),
+                linked=frozenset(r["linked"]),
+                declared=frozenset(r["declared"]),
+            )
+            for r in self.run(queries.ATOMS_TO_RELINK)
+        ]
+
+    def relink(self, plans: Sequence[Relink]) -> None:
+        if plans:
+            self.run(
+                queries.RELINK_ATOMS,
+                rows=[
+                    {"id": p.id, "add": p.add, "remove": p.remove, "link_hash": p.link_hash}
+                    for p in plans
+                ],
+            )
 
     def feedback_events(self) -> list[tuple[str, str, str, str]]:
         """``(question, atom id, kind, voter)`` of every vote on an answer."""

@@ -230,6 +230,38 @@ RETURN a.id AS id, a.title AS title, a.text AS text, a.type AS type, a.status AS
        feedback
 """
 
+# Atoms people changed, whose links ingest no longer maintains (kg/relink.py): edited ones
+# always (a new alias may name them), others touched by people once per version.
+ATOMS_TO_RELINK = """
+MATCH (a:Atom)
+WHERE a.curated_at IS NOT NULL
+   OR (coalesce(a.updated_by, 'ingest') <> 'ingest'
+       AND coalesce(a.linked_version, -1) <> a.version)
+OPTIONAL MATCH (a)-[m:MENTIONS]->(e:Entity)
+WITH a, collect(CASE WHEN m.by IS NULL THEN e.id END) AS automatic, collect(e.id) AS linked
+OPTIONAL MATCH (a)-[:FROM]->(:Document)-[:ABOUT]->(d:Entity)
+RETURN a.id AS id, a.title AS title, a.text AS text, a.link_hash AS link_hash, automatic,
+       linked, collect(DISTINCT d.id) AS declared
+"""
+
+# Links made here carry no `by`: they follow the text. A curator's links (`by` set) stay.
+RELINK_ATOMS = """
+UNWIND $rows AS row
+MATCH (a:Atom {id: row.id})
+SET a.link_hash = row.link_hash, a.linked_version = a.version
+WITH a, row
+CALL (a, row) {
+  UNWIND row.add AS entity_id
+  MATCH (e:Entity {id: entity_id})
+  MERGE (a)-[:MENTIONS]->(e)
+}
+CALL (a, row) {
+  MATCH (a)-[m:MENTIONS]->(e:Entity)
+  WHERE e.id IN row.remove AND m.by IS NULL
+  DELETE m
+}
+"""
+
 # A text edited in Neo4j outside the curators' queries (no version bump): record the text as
 # last indexed, bump the version, and have it re-embedded.
 RECORD_OUTSIDE_EDITS = """

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from kg.models import Atom, Document, Entity, Relation
+
+if TYPE_CHECKING:
+    from kg.relink import AtomLinks, Relink
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,10 @@ class GraphStore(Protocol):
     def atoms_needing_embedding(self) -> list[tuple[str, str, str]]: ...
 
     def record_outside_edits(self, rows: Sequence[dict[str, str]], by: str) -> None: ...
+
+    def atoms_to_relink(self) -> list[AtomLinks]: ...
+
+    def relink(self, plans: Sequence[Relink]) -> None: ...
 
     def feedback_events(self) -> list[tuple[str, str, str, str]]: ...
 

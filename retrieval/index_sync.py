@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from kg.dictionary import EntityDictionary
+from kg.relink import plan_relinks
 from kg.store import GraphStore
 from retrieval.dense import FaissIndex
 from retrieval.embedding.base import Embedder
@@ -41,6 +43,7 @@ class SyncReport:
     changed: int
     removed: int
     edited_outside: int = 0  # texts changed in Neo4j without a version bump
+    relinked: int = 0  # atoms people changed whose entity links followed the change
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,8 @@ def _sync(
     if edited:
         logger.info("%d atoms were edited in Neo4j outside the curators' queries", len(edited))
         store.record_outside_edits(edited, OUTSIDE_EDITOR)
+    relinked = relink_changed_atoms(store, old_texts)
+    if edited or relinked:
         graph_rows = store.snapshot()
 
     pending = store.atoms_needing_embedding()
@@ -150,7 +155,20 @@ def _sync(
     changed = sum(1 for a, v in versions.items() if a in old_versions and old_versions[a] != v)
     removed = sum(1 for a in old_versions if a not in versions)
     logger.info("index synced: %d embedded, %d indexed", len(pending), len(versions))
-    return SyncReport(len(pending), len(versions), added, changed, removed, len(edited))
+    return SyncReport(len(pending), len(versions), added, changed, removed, len(edited), relinked)
+
+
+def relink_changed_atoms(store: GraphStore, earlier_texts: dict[str, list[str]]) -> int:
+    """Links of atoms people changed follow their text and new aliases (``kg.relink``).
+
+    Returns how many atoms gained or lost a link."""
+    dictionary = EntityDictionary(store.entity_dictionary())
+    plans = plan_relinks(store.atoms_to_relink(), dictionary, earlier_texts)
+    store.relink(plans)
+    changed = sum(1 for p in plans if p.add or p.remove)
+    if changed:
+        logger.info("%d edited atoms relinked to the entities their text names", changed)
+    return changed
 
 
 def feedback_memory(

@@ -169,6 +169,11 @@ def _sync(settings: Settings, store: Neo4jGraphStore, *, rebuild: bool = False) 
             "their earlier text is kept as an AtomVersion (docs/curation.md)",
             soft_wrap=True,
         )
+    if report.relinked:
+        console.print(
+            f"{report.relinked} edited atoms relinked to the entities their text now names",
+            soft_wrap=True,
+        )
     flagged = store.flag_stale(settings.stale_after_days)
     if flagged:
         console.print(

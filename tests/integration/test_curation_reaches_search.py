@@ -276,3 +276,55 @@ def test_feedback_through_the_api_reorders_that_question_and_no_other(client, lo
 
     eventually(flipped, "the reps' votes reorder the two atoms for this question")
     assert [a for a, _ in ranking(other)] == [a for a, _ in other_before]
+
+
+def test_links_follow_a_curators_edit_and_a_new_alias(client, loaded):
+    [row] = cypher(
+        loaded,
+        "MATCH (a:Atom {section: '方案'})-[:FROM]->(d:Document) "
+        "WHERE d.path ENDS WITH 'byd-bms-cloud-early-warning.md' "
+        "RETURN a.id AS id, [(d)-[:ABOUT]->(e) | e.name] AS declared",
+    )
+    atom_id, declared = row["id"], set(row["declared"])
+
+    def linked() -> set[str]:
+        rows = cypher(
+            loaded, "MATCH (:Atom {id: $id})-[:MENTIONS]->(e) RETURN e.name AS name", id=atom_id
+        )
+        return {r["name"] for r in rows}
+
+    def in_search(name: str) -> bool:
+        found = [h for h in hits(client, "紫金盾 双层预警") if h["atom"]["id"] == atom_id]
+        return bool(found) and name in {e["name"] for e in found[0]["entities"]}
+
+    before = linked()
+    assert "比亚迪" in declared and "宁德时代" not in before and "气凝胶隔热垫" not in before
+    # A link a curator made by hand (query 16) to a name the text never had.
+    cypher(
+        loaded,
+        "MATCH (a:Atom {id: $id}), (e:Entity {name: '热蔓延'}) "
+        "MERGE (a)-[m:MENTIONS]->(e) SET m.by = '李娜', m.at = datetime()",
+        id=atom_id,
+    )
+    cypher(
+        loaded,
+        EDIT,
+        atomId=atom_id,
+        text="【比亚迪 · 方案】双层预警改用宁德时代同款气凝胶隔热垫，内部代号紫金盾。",
+        curator="李娜",
+    )
+    took = eventually(lambda: in_search("宁德时代"), "the edited atom is linked to 宁德时代")
+    print(f"an edit's new links reached search in {took:.1f} s")
+    after = linked()
+    assert {"宁德时代", "气凝胶隔热垫", "热蔓延"} <= after, "named now, or linked by hand"
+    assert declared <= after, "the document's own customer and industry stay"
+    dropped = before - after
+    assert dropped and not dropped & declared, "names the edit removed are unlinked"
+
+    # A new alias reaches atoms a curator edited too, without another edit or an ingest.
+    cypher(
+        loaded,
+        "MATCH (e:Entity {name: 'GB 38031'}) SET e.aliases = coalesce(e.aliases, []) + '紫金盾'",
+    )
+    eventually(lambda: in_search("GB 38031"), "the alias links the edited atom")
+    assert "GB 38031" in linked()

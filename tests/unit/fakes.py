@@ -8,6 +8,7 @@ from typing import Literal
 import numpy as np
 
 from kg.models import Atom, CurationStatus, Document, Entity, Relation
+from kg.relink import AtomLinks, Relink
 from kg.store import DictionaryEntry, DocumentState, DocumentWrite, GraphRows, StoredAtom
 
 
@@ -146,6 +147,12 @@ class MemoryGraphStore:
             atom = self.atoms_by_id[row["id"]]
             atom.version += 1
             self.vectors.pop(atom.id, None)
+
+    def atoms_to_relink(self) -> list[AtomLinks]:
+        return []  # the fake keeps no record of who changed an atom
+
+    def relink(self, plans: Sequence[Relink]) -> None:
+        pass
 
     def snapshot(self) -> GraphRows:
         return GraphRows(
