@@ -16,6 +16,9 @@ from retrieval.query import Query
 from retrieval.tokenize import tokenize
 
 logger = logging.getLogger(__name__)
+# bm25s sets its own logger to DEBUG on import, which printed "Building index from tokens"
+# into every sync's output.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 IDS_FILE = "ids.json"
 
