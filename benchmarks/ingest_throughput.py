@@ -11,19 +11,18 @@ from __future__ import annotations
 import argparse
 import random
 import resource
-import secrets
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
+from bench_instance import bench_settings
+
 from api import runtime
-from api.settings import Settings
 from ingest.pipeline import ingest_paths
 from kg.neo4j_store import connect
 from retrieval.index_sync import sync_index
 
-ROOT = Path(__file__).resolve().parents[1]
 CUSTOMERS = ["宁德时代", "比亚迪", "吉利汽车", "三一重工", "晶川能源", "芯湃微电子", "华锐汽车电子"]
 TOPICS = ["热失控防护", "焊装线节拍", "光伏逆变器出海", "ASIL-D功能安全", "光刻胶替代", "智能排班"]
 SECTIONS = ["背景", "挑战", "方案", "成果", "推荐话术"]
@@ -61,19 +60,7 @@ def main() -> None:
     parser.add_argument("--atoms", type=int, default=2000)
     args = parser.parse_args()
 
-    password_file = ROOT / ".skg" / "neo4j-bench.password"
-    if not password_file.exists():
-        password_file.parent.mkdir(parents=True, exist_ok=True)
-        password_file.write_text(secrets.token_urlsafe(18))
-    settings = Settings(
-        _env_file=None,
-        home=ROOT / ".skg",
-        neo4j_uri=None,
-        neo4j_password=password_file.read_text().strip(),
-        neo4j_home=ROOT / ".skg" / "neo4j-bench",
-        neo4j_bolt_port=7689,
-        neo4j_http_port=7476,
-    )
+    settings = bench_settings()
     server = runtime.local_server(settings)
     server.resolve()
     started = server.start(settings.password())

@@ -12,16 +12,14 @@ three mentions per atom. Runs against a dedicated local Neo4j instance (ports 76
 from __future__ import annotations
 
 import argparse
-import secrets
 import statistics
 import time
-from pathlib import Path
+
+from bench_instance import bench_settings
 
 from api import runtime
-from api.settings import Settings
 from kg.neo4j_store import connect
 
-ROOT = Path(__file__).resolve().parents[1]
 BATCH = 5_000
 
 # Synthetic atoms shaped like ingested ones (the fields the fingerprint reads, and a body of
@@ -44,22 +42,6 @@ MERGE (x:Entity {id: 'bench-entity-' + toString(e)})
   ON CREATE SET x.name = '实体' + toString(e), x.kind = 'term', x.aliases = []
 MERGE (a)-[:MENTIONS]->(x)
 """
-
-
-def bench_settings() -> Settings:
-    password_file = ROOT / ".skg" / "neo4j-bench.password"
-    if not password_file.exists():
-        password_file.parent.mkdir(parents=True, exist_ok=True)
-        password_file.write_text(secrets.token_urlsafe(18))
-    return Settings(
-        _env_file=None,
-        home=ROOT / ".skg",
-        neo4j_uri=None,
-        neo4j_password=password_file.read_text().strip(),
-        neo4j_home=ROOT / ".skg" / "neo4j-bench",
-        neo4j_bolt_port=7689,
-        neo4j_http_port=7476,
-    )
 
 
 def empty(driver) -> None:
