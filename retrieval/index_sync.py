@@ -162,8 +162,10 @@ def relink_changed_atoms(store: GraphStore, earlier_texts: dict[str, list[str]])
     """Links of atoms people changed follow their text and new aliases (``kg.relink``).
 
     Returns how many atoms gained or lost a link."""
-    dictionary = EntityDictionary(store.entity_dictionary())
-    plans = plan_relinks(store.atoms_to_relink(), dictionary, earlier_texts)
+    atoms = store.atoms_to_relink()
+    if not atoms:
+        return 0
+    plans = plan_relinks(atoms, EntityDictionary(store.entity_dictionary()), earlier_texts)
     store.relink(plans)
     changed = sum(1 for p in plans if p.add or p.remove)
     if changed:
