@@ -16,7 +16,8 @@ from api.settings import Settings
 from kg.neo4j_store import Neo4jGraphStore, connect
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_EVAL = ROOT.parent / "shared" / "eval"
+# Outside evaluation data, frozen in the repository with its licences (data/eval/README.md).
+EVAL_DATA = ROOT / "data" / "eval"
 SAMPLES = ROOT / "data" / "samples"
 TEST_HOME = ROOT / ".skg"
 # Another port pair (SKG_TEST_BOLT_PORT, SKG_TEST_HTTP_PORT) gives a second, separate instance,

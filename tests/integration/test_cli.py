@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
-from tests.conftest import SAMPLES, SHARED_EVAL, TEST_BOLT_PORT, TEST_HOME, TEST_HTTP_PORT
+from tests.conftest import SAMPLES, EVAL_DATA, TEST_BOLT_PORT, TEST_HOME, TEST_HTTP_PORT
 
 pytestmark = pytest.mark.integration
 
@@ -83,7 +83,7 @@ def test_ingest_then_ask_typed_and_spoken(cli_env):
     top_paths = [c["document_path"] for c in answer["citations"][:5]]
     assert "cases/catl-thermal-runaway.md" in top_paths
 
-    spoken = run("ask", "--audio", str(SHARED_EVAL / "speech_zh/questions/q01.wav"), "--json")
+    spoken = run("ask", "--audio", str(EVAL_DATA / "speech_zh/questions/q01.wav"), "--json")
     assert spoken.exit_code == 0, spoken.output
     payload = json.loads(spoken.output)
     assert "热失控" in payload["transcript"]["text"]
@@ -118,7 +118,7 @@ def test_user_errors_are_one_line_without_traceback(cli_env, tmp_path):
     assert "无法解码音频" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
 
-    clip = SHARED_EVAL / "speech_zh" / "questions" / "q01.wav"
+    clip = EVAL_DATA / "speech_zh" / "questions" / "q01.wav"
     proc = _skg("transcribe", str(clip), env={**env, "SKG_AUDIO_MAX_SECONDS": "1"})
     assert proc.returncode == 1
     assert "音频过长，上限 1 秒" in proc.stderr
@@ -126,7 +126,7 @@ def test_user_errors_are_one_line_without_traceback(cli_env, tmp_path):
 
 def test_a_dictated_debrief_becomes_field_notes(cli_env, store):
     assert run("ingest", str(SAMPLES)).exit_code == 0  # the graph the recognizer learns from
-    clip = SHARED_EVAL / "speech_zh" / "questions" / "q01.wav"
+    clip = EVAL_DATA / "speech_zh" / "questions" / "q01.wav"
     result = run("ingest", "--audio", str(clip))
     assert result.exit_code == 0, result.output
     records, _, _ = store._driver.execute_query(

@@ -8,7 +8,7 @@ from api.app import create_app
 from ingest.pipeline import ingest_paths
 from retrieval.index_sync import check_drift, sync_index
 from speech.audio import decode
-from tests.conftest import SAMPLES, SHARED_EVAL, wipe_graph
+from tests.conftest import SAMPLES, EVAL_DATA, wipe_graph
 
 pytestmark = pytest.mark.integration
 
@@ -108,7 +108,7 @@ def test_example_question_is_answered_from_the_catl_case_with_citations(service)
 
 def test_spoken_question_is_transcribed_and_answered(service, settings):
     transcriber = runtime.load_transcriber(settings)
-    transcript = transcriber.transcribe(decode(SHARED_EVAL / "speech_zh/questions/q01.wav"))
+    transcript = transcriber.transcribe(decode(EVAL_DATA / "speech_zh/questions/q01.wav"))
     assert "热失控" in transcript.text
     results = service.search(transcript.text, 5).results
     assert any("热失控" in r.atom.atom.text for r in results[:3])
@@ -174,7 +174,7 @@ def test_http_api_readiness_search_and_clear_errors(ingested, keyless):
         ask = client.post("/v1/ask", json={"question": QUESTION})
         assert ask.status_code == 200 and ask.json()["answer"]["citations"]
 
-        clip = SHARED_EVAL / "speech_zh" / "questions" / "q02.m4a"
+        clip = EVAL_DATA / "speech_zh" / "questions" / "q02.m4a"
         voice = client.post(
             "/v1/ask/voice", files={"audio": ("q02.m4a", clip.read_bytes(), "audio/mp4")}
         )

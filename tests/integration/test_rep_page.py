@@ -23,15 +23,15 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from api.keys import ApiKeys
 from ingest.pipeline import ingest_paths
 from retrieval.index_sync import sync_index
-from tests.conftest import ROOT, SAMPLES, SHARED_EVAL
+from tests.conftest import ROOT, SAMPLES, EVAL_DATA
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
 OUTPUT = ROOT / "test-output"
 QUESTION = "如何向宁德时代解释热失控防护方案？"
-SPOKEN = SHARED_EVAL / "speech_zh" / "questions" / "q01.wav"  # the same question, spoken
-UPLOADED = SHARED_EVAL / "speech_zh" / "questions" / "q02.wav"  # 光伏逆变器海外项目的合同审批…
+SPOKEN = EVAL_DATA / "speech_zh" / "questions" / "q01.wav"  # the same question, spoken
+UPLOADED = EVAL_DATA / "speech_zh" / "questions" / "q02.wav"  # 光伏逆变器海外项目的合同审批…
 STARTUP_S = 120
 ANSWER_MS = 60_000  # a spoken question on a cold CPU: decoding, Whisper, retrieval
 SERVER_COMMAND = (sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory")

@@ -11,12 +11,12 @@ from api.evaluate import graph_for_corpus
 from retrieval.beir import cmrc_to_beir, load_beir
 from retrieval.evaluation import PRIMARY, run_evaluation
 from retrieval.feedback_eval import run_feedback_experiment
-from tests.conftest import ROOT, SAMPLES, SHARED_EVAL, TEST_HOME
+from tests.conftest import ROOT, SAMPLES, EVAL_DATA, TEST_HOME
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 CACHE = TEST_HOME / "cache" / "embeddings"
-CMRC = SHARED_EVAL / "cmrc2018" / "cmrc2018_trial.json"
+CMRC = EVAL_DATA / "cmrc2018" / "cmrc2018_trial.json"
 
 
 def _ndcg(metrics, system):

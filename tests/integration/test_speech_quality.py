@@ -9,11 +9,11 @@ from retrieval.beir import load_beir
 from retrieval.tokenize import tokenize
 from speech.evaluation import evaluate_speech
 from speech.recognizer import SpeechRecognizer
-from tests.conftest import ROOT, SAMPLES, SHARED_EVAL
+from tests.conftest import ROOT, SAMPLES, EVAL_DATA
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-QUESTIONS = SHARED_EVAL / "speech_zh" / "questions" / "questions.tsv"
+QUESTIONS = EVAL_DATA / "speech_zh" / "questions" / "questions.tsv"
 
 
 @pytest.fixture(scope="module")
@@ -35,12 +35,12 @@ def test_domain_questions_improve_with_the_graph(recognizer):
 
 def test_ordinary_speech_does_not_get_worse(recognizer, tmp_path):
     manifest = tmp_path / "aishell.tsv"
-    rows = (SHARED_EVAL / "speech_zh" / "transcripts.tsv").read_text(encoding="utf-8")
+    rows = (EVAL_DATA / "speech_zh" / "transcripts.tsv").read_text(encoding="utf-8")
     manifest.write_text(rows, encoding="utf-8")
     for line in rows.splitlines():
         clip = line.split("\t")[0]
         (tmp_path / f"{clip}.wav").write_bytes(
-            (SHARED_EVAL / "speech_zh" / f"{clip}.wav").read_bytes()
+            (EVAL_DATA / "speech_zh" / f"{clip}.wav").read_bytes()
         )
     report = evaluate_speech(manifest, recognizer)
     summary = report.summary()

@@ -24,7 +24,7 @@ import whisper
 
 from speech.audio import decode
 from speech.whisper_models import assemble_ct2_model, ct2_to_openai_checkpoint
-from tests.conftest import SHARED_EVAL
+from tests.conftest import EVAL_DATA
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -34,7 +34,7 @@ pytestmark = pytest.mark.integration
 
 logger = logging.getLogger(__name__)
 
-QUESTIONS_DIR = SHARED_EVAL / "speech_zh" / "questions"
+QUESTIONS_DIR = EVAL_DATA / "speech_zh" / "questions"
 CLIP = QUESTIONS_DIR / "q01.wav"
 CLIP_ID = "q01"
 SAMPLE_RATE = 16_000

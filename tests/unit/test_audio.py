@@ -65,9 +65,9 @@ def test_file_objects_are_accepted(tmp_path):
 
 @pytest.mark.parametrize("name", ["q01.webm", "q02.m4a", "q03.mp3", "q01.wav"])
 def test_formats_phones_and_browsers_send(name):
-    from tests.conftest import SHARED_EVAL
+    from tests.conftest import EVAL_DATA
 
-    samples = decode(SHARED_EVAL / "speech_zh" / "questions" / name)
+    samples = decode(EVAL_DATA / "speech_zh" / "questions" / name)
     assert 2.0 < samples.size / SAMPLE_RATE < 10.0
 
 
