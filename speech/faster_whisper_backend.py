@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from kg.errors import ModelError
 from speech.audio import SAMPLE_RATE
-from speech.base import MANDARIN_PROMPT, Transcript
+from speech.base import MANDARIN_PROMPT, ThreadDeadline, Transcript
 from speech.text import to_simplified
 
 logger = logging.getLogger(__name__)
@@ -33,14 +34,21 @@ class FasterWhisperTranscriber:
         self._model = WhisperModel(
             str(model_dir), device="cpu", compute_type=compute_type, cpu_threads=threads
         )
+        # faster-whisper calls its CTranslate2 model's generate() once per 30-second window and
+        # temperature: the only place where a spent budget can stop it.
+        self._deadline = ThreadDeadline()
+        self._model.model = _StopsAtDeadline(self._model.model, self._deadline)
         logger.info("loaded faster-whisper model %s (%s)", model_dir, compute_type)
 
-    def transcribe(self, samples: np.ndarray, prompt: str = MANDARIN_PROMPT) -> Transcript:
+    def transcribe(
+        self, samples: np.ndarray, prompt: str = MANDARIN_PROMPT, *, deadline: float | None = None
+    ) -> Transcript:
         started = time.perf_counter()
-        segments, info = self._model.transcribe(
-            samples, language="zh", initial_prompt=prompt, beam_size=self._beam_size
-        )
-        raw = "".join(segment.text for segment in segments)
+        with self._deadline.until(deadline):
+            segments, info = self._model.transcribe(
+                samples, language="zh", initial_prompt=prompt, beam_size=self._beam_size
+            )
+            raw = "".join(segment.text for segment in segments)  # decoded lazily, here
         return Transcript(
             text=to_simplified(raw),
             raw_text=raw,
@@ -48,3 +56,18 @@ class FasterWhisperTranscriber:
             audio_seconds=samples.size / SAMPLE_RATE,
             compute_seconds=time.perf_counter() - started,
         )
+
+
+class _StopsAtDeadline:
+    """A CTranslate2 Whisper model whose ``generate`` first checks the thread's deadline."""
+
+    def __init__(self, model: Any, deadline: ThreadDeadline) -> None:
+        self._model = model
+        self._deadline = deadline
+
+    def generate(self, *args: Any, **kwargs: Any) -> Any:
+        self._deadline.check()
+        return self._model.generate(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from kg.errors import ModelError
 from speech.audio import SAMPLE_RATE
-from speech.base import MANDARIN_PROMPT, Transcript
+from speech.base import MANDARIN_PROMPT, ThreadDeadline, Transcript
 from speech.text import to_simplified
 
 logger = logging.getLogger(__name__)
@@ -28,11 +29,26 @@ class OpenAIWhisperTranscriber:
         import whisper
 
         self._model = whisper.load_model(str(checkpoint), device="cpu")
+        # transcribe() calls model.decode once per 30-second window and temperature: the only
+        # place where a spent budget can stop it.
+        self._deadline = ThreadDeadline()
+        decode = self._model.decode
+
+        def decode_within_budget(*args: Any, **kwargs: Any) -> Any:
+            self._deadline.check()
+            return decode(*args, **kwargs)
+
+        self._model.decode = decode_within_budget
         logger.info("loaded openai-whisper checkpoint %s", checkpoint)
 
-    def transcribe(self, samples: np.ndarray, prompt: str = MANDARIN_PROMPT) -> Transcript:
+    def transcribe(
+        self, samples: np.ndarray, prompt: str = MANDARIN_PROMPT, *, deadline: float | None = None
+    ) -> Transcript:
         started = time.perf_counter()
-        result = self._model.transcribe(samples, language="zh", fp16=False, initial_prompt=prompt)
+        with self._deadline.until(deadline):
+            result = self._model.transcribe(
+                samples, language="zh", fp16=False, initial_prompt=prompt
+            )
         raw = str(result["text"])
         return Transcript(
             text=to_simplified(raw),
