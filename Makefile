@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install setup demo test lint format unit bench-load clean-state browser
+.PHONY: install setup demo test lint format unit eval bench-load fuzz clean-state browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,14 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+## Retrieval quality of the served ranking on every set and split, one table (docs/retrieval.md).
+## Writes $(EVAL_OUT)/eval.json and each system's runs under $(EVAL_OUT)/runs; EVAL_ARGS="--no-cache".
+EVAL_OUT ?= .skg/eval
+eval: install
+	$(BIN)/skg models prepare
+	mkdir -p $(EVAL_OUT)
+	$(BIN)/skg eval --suite --json $(EVAL_OUT)/eval.json --runs-dir $(EVAL_OUT)/runs $(EVAL_ARGS)
+
 ## Load test: 20 clients against `skg serve` (after `make demo`); LOAD_ARGS="--duration 30".
 $(VENV)/.bench-stamp: pyproject.toml | $(STAMP)
 	$(BIN)/pip install --quiet -e ".[dev,bench]"
@@ -58,6 +66,16 @@ $(VENV)/.bench-stamp: pyproject.toml | $(STAMP)
 
 bench-load: $(VENV)/.bench-stamp
 	$(BIN)/python benchmarks/load_test.py $(LOAD_ARGS)
+
+## API fuzz: schemathesis, all checks, on its own Neo4j (7694) and server; FUZZ_ARGS="--examples 50".
+$(VENV)/.security-stamp: pyproject.toml | $(STAMP)
+	$(BIN)/pip install --quiet -e ".[dev,security]"
+	touch $@
+
+fuzz: $(VENV)/.security-stamp
+	$(BIN)/skg models prepare
+	$(BIN)/skg neo4j resolve
+	$(BIN)/python benchmarks/fuzz.py $(FUZZ_ARGS)
 
 ## Stop the local Neo4j and delete all project state (.skg/): data, models, indexes.
 clean-state: install

@@ -1,18 +1,21 @@
-"""FastAPI dependencies: the services built once in the lifespan, and the caller's identity."""
+"""FastAPI dependencies: the services built once in the lifespan, the caller's identity (with
+its rate limit), and the content type a request body must have."""
 
 from __future__ import annotations
 
+import email.message
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, params
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.jobs import IngestJobs
+from api.ratelimit import RateLimits
 from api.refresh import IndexRefresher
 from api.services import Services
 from kg.access import ANONYMOUS, Scope, Viewer
-from kg.errors import AuthenticationError, PermissionDeniedError
+from kg.errors import AuthenticationError, PermissionDeniedError, UnsupportedMediaTypeError
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `skg keys create`.")
 
@@ -34,17 +37,65 @@ JobsDep = Annotated[IngestJobs, Depends(_jobs)]
 RefresherDep = Annotated[IndexRefresher, Depends(_refresher)]
 
 
+def _limits(request: Request) -> RateLimits:
+    return request.app.state.limits
+
+
+def body_media_type(route: object) -> str | None:
+    """The media type of a route's request body (``application/json``,
+    ``multipart/form-data``...), or None for a route that takes no body."""
+    body = getattr(route, "body_field", None)
+    return None if body is None else body.field_info.media_type
+
+
+def _is_upload(route: object) -> bool:
+    body = getattr(route, "body_field", None)
+    return body is not None and isinstance(body.field_info, params.File)
+
+
+async def declared_media_type(request: Request) -> None:
+    """Refuse a body whose Content-Type is not the one the operation declares: JSON
+    operations take ``application/json`` (or ``application/*+json``), uploads
+    ``multipart/form-data``. Applied to every route (``create_app``): without it a text/plain
+    or form body would be read as something it is not."""
+    wanted = body_media_type(request.scope.get("route"))
+    if wanted is None:
+        return
+    given = request.headers.get("content-type", "")[:100]
+    message = email.message.Message()
+    message["content-type"] = given
+    media = message.get_content_type() if given else ""
+    ok = media == wanted or (
+        wanted == "application/json"
+        and media.startswith("application/")
+        and media.endswith("+json")
+    )
+    if not ok:
+        raise UnsupportedMediaTypeError(
+            f"请求体须为 {wanted}，收到的是 {given or '（未指定）'} "
+            f"(this operation takes {wanted}; the request sent {given or 'no Content-Type'})"
+        )
+
+
 def _viewer(
+    request: Request,
     services: ServicesDep,
+    limits: Annotated[RateLimits, Depends(_limits)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Viewer:
+    """The caller, once it has passed its rate limit (per key; per address when keyless)."""
     if credentials is None:
         if services.settings.auth_required:
             raise AuthenticationError(
                 "缺少 API 密钥 (no API key: send Authorization: Bearer <key>)"
             )
-        return ANONYMOUS
-    return services.keys.verify(credentials.credentials)
+        viewer = ANONYMOUS
+        caller = "address:" + (request.client.host if request.client else "unknown")
+    else:
+        viewer = services.keys.verify(credentials.credentials)
+        caller = "key:" + viewer.key_id
+    limits.take(caller, upload=_is_upload(request.scope.get("route")))
+    return viewer
 
 
 def require(scope: Scope) -> Callable[..., Viewer]:

@@ -3,13 +3,18 @@
     {"code": "bad_query", "message": "…", "message_en": "…", "detail": "…", "request_id": "…"}
 
 ``message``/``message_en`` say what kind of problem it is and what to do (stable per code);
-``detail`` says exactly what was wrong with this request.
+``detail`` says exactly what was wrong with this request. A server-side failure (5xx) says
+nothing about the server in ``detail``: addresses, driver and exception texts go to the log,
+under the request id the body gives.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -31,12 +36,20 @@ from kg.errors import (
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
+    RateLimitedError,
     SkgError,
+    UnsupportedMediaTypeError,
 )
 
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 5
+# A body with thousands of mistakes gets the first few named, and a count of the rest.
+MAX_LISTED_ERRORS = 10
+SERVER_SIDE_DETAIL = (
+    "原因已记入服务器日志，请向管理员提供请求编号 "
+    "(the cause is in the server log under this request id)"
+)
 
 
 class ErrorBody(BaseModel):
@@ -98,6 +111,25 @@ PROBLEMS: tuple[tuple[type[SkgError], Problem], ...] = (
         Problem(413, "payload_too_large", "请求内容过大", "The request body is too large."),
     ),
     (
+        UnsupportedMediaTypeError,
+        Problem(
+            415,
+            "unsupported_media_type",
+            "请求的内容类型不受支持，请按接口文档设置 Content-Type（通常为 application/json）",
+            "Unsupported Content-Type: send the one the API documentation gives "
+            "(application/json; multipart/form-data for uploads).",
+        ),
+    ),
+    (
+        RateLimitedError,
+        Problem(
+            429,
+            "rate_limited",
+            "请求过于频繁，请按 Retry-After 的秒数稍后重试",
+            "Too many requests; retry after the seconds in Retry-After.",
+        ),
+    ),
+    (
         BadQueryError,
         Problem(422, "bad_query", "问题无效，请修改后重试", "The question was not accepted."),
     ),
@@ -154,6 +186,9 @@ PROBLEMS: tuple[tuple[type[SkgError], Problem], ...] = (
 )
 
 HTTP_PROBLEMS = {
+    # Starlette and FastAPI answer 400 when they cannot parse a body (bad JSON, bad UTF-8,
+    # a broken multipart form): for this API that is an invalid request like any other.
+    400: INVALID_REQUEST,
     404: Problem(404, "not_found", "没有这个接口", "No such endpoint."),
     405: Problem(405, "method_not_allowed", "不支持该请求方法", "Method not allowed."),
 }
@@ -164,8 +199,13 @@ DESCRIPTIONS = {
     403: "the key lacks the scope",
     404: "no such item, or not one this key may see",
     413: "body over its limit",
-    422: "invalid request, question, audio or file",
+    415: "the body is not of the content type this operation takes",
+    422: "invalid request (malformed JSON, unknown fields, wrong types, out-of-range values), "
+    "question, audio or file",
+    429: "over the caller's rate limit; retry after Retry-After seconds",
+    500: "internal error; the cause is in the server log under the request id",
     503: "Neo4j or the index is unavailable; retry after Retry-After seconds",
+    504: "the request took longer than the server's timeout",
 }
 
 
@@ -181,7 +221,9 @@ def problem_for(exc: SkgError) -> Problem:
     return INTERNAL
 
 
-def error_response(problem: Problem, detail: str) -> JSONResponse:
+def error_response(
+    problem: Problem, detail: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
     body = ErrorBody(
         code=problem.code,
         message=problem.message,
@@ -189,10 +231,68 @@ def error_response(problem: Problem, detail: str) -> JSONResponse:
         detail=detail,
         request_id=request_id(),
     )
-    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if problem.status == 503 else {}
+    all_headers = dict(headers or {})
+    if problem.status == 503:
+        all_headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     if problem.status == 401:
-        headers["WWW-Authenticate"] = "Bearer"
-    return JSONResponse(body.model_dump(), status_code=problem.status, headers=headers)
+        all_headers["WWW-Authenticate"] = "Bearer"
+    return JSONResponse(body.model_dump(), status_code=problem.status, headers=all_headers)
+
+
+def skg_error_response(exc: SkgError) -> JSONResponse:
+    """The response for one of our errors; a server-side one keeps its text to the log."""
+    problem = problem_for(exc)
+    if problem.status >= 500:
+        return server_side(problem, exc)
+    logger.info("%s %s: %s", problem.status, problem.code, exc)
+    headers = {}
+    if isinstance(exc, RateLimitedError):
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+    return error_response(problem, str(exc), headers)
+
+
+def server_side(problem: Problem, exc: BaseException) -> JSONResponse:
+    """A 5xx whose body names no address, host, path or driver text: those go to the log."""
+    logger.error(
+        "%s %s (request %s): %s: %s",
+        problem.status,
+        problem.code,
+        request_id(),
+        type(exc).__name__,
+        exc,
+        exc_info=problem is INTERNAL,
+    )
+    return error_response(problem, SERVER_SIDE_DETAIL)
+
+
+def validation_detail(errors: Sequence[Mapping[str, Any]]) -> str:
+    """What was wrong, field by field: ``body.top_k: Input should be ...``."""
+    parts = []
+    for e in errors[:MAX_LISTED_ERRORS]:
+        loc = [str(p) for p in e.get("loc", ())]
+        where = ".".join(loc)
+        if e.get("type") == "json_invalid":
+            reason = (e.get("ctx") or {}).get("error", e.get("msg", ""))
+            parts.append(f"请求体不是有效的 JSON (invalid JSON at character {loc[-1]}: {reason})")
+        elif e.get("type") == "extra_forbidden":
+            parts.append(f"{where}: 没有这个字段 ({loc[-1]!r} is not a field of this request)")
+        else:
+            parts.append(f"{where}: {e.get('msg', '')}")
+    if len(errors) > MAX_LISTED_ERRORS:
+        parts.append(f"另有 {len(errors) - MAX_LISTED_ERRORS} 处错误 (and more)")
+    return "; ".join(parts)
+
+
+def unparsable_body_detail(cause: BaseException | None, fallback: str) -> str:
+    """Why the framework could not read a body (it answers only "400 error parsing the body")."""
+    if isinstance(cause, UnicodeDecodeError):
+        return (
+            f"请求体不是有效的 UTF-8 (the body is not valid UTF-8: {cause.reason} "
+            f"at byte {cause.start})"
+        )
+    if isinstance(cause, RecursionError):
+        return "请求体的 JSON 嵌套过深 (the JSON is nested too deeply)"
+    return f"请求体无法解析 (the body could not be parsed: {fallback})"
 
 
 def install(app: FastAPI) -> None:
@@ -200,26 +300,29 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(SkgError)
     async def skg_error(_: Request, exc: SkgError) -> JSONResponse:
-        problem = problem_for(exc)
-        log = logger.error if problem.status >= 500 else logger.info
-        log("%s %s: %s", problem.status, problem.code, exc)
-        return error_response(problem, str(exc))
+        return skg_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        return error_response(INVALID_REQUEST, details)
+        return error_response(INVALID_REQUEST, validation_detail(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # FastAPI turns whatever breaks while it reads a body into "400 error parsing the
+        # body", our own errors included (a body over its limit is refused inside `receive`).
+        cause = exc.__cause__
+        if isinstance(cause, SkgError):
+            return skg_error_response(cause)
         problem = HTTP_PROBLEMS.get(
             exc.status_code, Problem(exc.status_code, "http_error", "请求无法处理", "HTTP error")
         )
-        return error_response(problem, str(exc.detail))
+        if problem.status >= 500:
+            return server_side(problem, exc)
+        detail = str(exc.detail)
+        if exc.status_code == 400:
+            detail = unparsable_body_detail(cause, detail)
+        return error_response(problem, detail, exc.headers)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        logger.exception("unexpected error: %s", exc)
-        return error_response(INTERNAL, type(exc).__name__)
+        return server_side(INTERNAL, exc)

@@ -24,6 +24,24 @@ from kg.errors import PayloadTooLargeError
 logger = logging.getLogger("api.access")
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# In a path as logged: control characters (a decoded %0A would start a forged log line),
+# spaces (they would split the access line's fields) and backslashes (the escape itself).
+_UNSAFE_IN_LOG = re.compile(r"[\x00-\x20\x7f-\x9f\\\u2028\u2029]")
+MAX_LOGGED_PATH = 300
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def loggable(path: str) -> str:
+    """A request path fit for one log line: unsafe characters escaped (``\\x0a``), at most
+    300 characters; Chinese names stay readable."""
+    escaped = _UNSAFE_IN_LOG.sub(_escape, path)
+    # A lone surrogate (from undecodable bytes) could not be written to the log at all.
+    escaped = escaped.encode("utf-8", "backslashreplace").decode("utf-8")
+    return escaped if len(escaped) <= MAX_LOGGED_PATH else escaped[:MAX_LOGGED_PATH] + "…"
 
 
 class ServiceMiddleware:
@@ -92,7 +110,9 @@ class ServiceMiddleware:
             route = getattr(scope.get("route"), "path", "unmatched")
             metrics.REQUESTS.labels(route, scope["method"], str(status)).inc()
             metrics.LATENCY.labels(route).observe(elapsed)
-            logger.info("%s %s %d %.1f ms", scope["method"], scope["path"], status, elapsed * 1000)
+            logger.info(
+                "%s %s %d %.1f ms", scope["method"], loggable(scope["path"]), status, elapsed * 1000
+            )
 
     @staticmethod
     async def _reply(response: Response, scope: Scope, receive: Receive, send: Send) -> None:

@@ -16,7 +16,9 @@
     ├── AuthenticationError    no API key, or one that is unknown or revoked
     ├── PermissionDeniedError  the API key lacks the scope an operation needs
     ├── NotFoundError          no such atom, entity, answer or job (or not one the caller may see)
-    └── PayloadTooLargeError   a request body over its limit
+    ├── PayloadTooLargeError   a request body over its limit
+    ├── UnsupportedMediaTypeError  a request body of a content type the operation does not take
+    └── RateLimitedError       a caller sent more requests than its rate limit allows
 
 Each carries a message for people (Chinese for reps where it reaches them). HTTP status codes
 are assigned only in ``api/``.
@@ -89,3 +91,15 @@ class NotFoundError(SkgError):
 
 class PayloadTooLargeError(SkgError):
     """A request body is over its limit."""
+
+
+class UnsupportedMediaTypeError(SkgError):
+    """A request body is of a content type the operation does not accept."""
+
+
+class RateLimitedError(SkgError):
+    """A caller sent more requests than its rate limit allows; retry after ``retry_after`` s."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -6,8 +6,9 @@ import io
 import logging
 
 import pytest
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, UploadFile
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 
 from api import errors
 from api.context import LOG_FORMAT, RequestIdFilter
@@ -16,10 +17,22 @@ from api.middleware import ServiceMiddleware
 pytestmark = pytest.mark.unit
 
 
+class Item(BaseModel):
+    text: str
+
+
 @pytest.fixture
 def client():
     app = FastAPI()
     errors.install(app)
+
+    @app.post("/item")
+    def item(body: Item) -> dict[str, int]:
+        return {"chars": len(body.text)}
+
+    @app.post("/upload")
+    def upload(file: UploadFile) -> dict[str, int]:
+        return {"bytes": len(file.file.read())}
 
     @app.post("/echo")
     async def echo(request: Request) -> dict[str, int]:
@@ -60,6 +73,27 @@ def test_a_streamed_body_over_the_limit_is_413(client):
     assert response.status_code == 413 and response.json()["code"] == "payload_too_large"
 
 
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [("/item", "application/json"), ("/upload", "multipart/form-data; boundary=b")],
+)
+def test_a_streamed_body_over_the_limit_is_413_where_fastapi_reads_it(client, path, content_type):
+    """FastAPI reads the body itself for a model or a form and turns whatever breaks into
+    "400 error parsing the body"; the limit must still answer 413."""
+
+    def chunks():
+        yield (
+            b'{"text": "'
+            if path == "/item"
+            else b'--b\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\n'
+        )
+        for _ in range(10):
+            yield b"x" * 50
+
+    response = client.post(path, content=chunks(), headers={"Content-Type": content_type})
+    assert response.status_code == 413 and response.json()["code"] == "payload_too_large"
+
+
 def test_a_slow_request_times_out_with_504(client):
     response = client.get("/slow")
     assert response.status_code == 504
@@ -80,3 +114,20 @@ def test_log_lines_carry_the_request_id(client):
     finally:
         access.removeHandler(handler)
     assert "[trace-7] POST /echo 200" in stream.getvalue()
+
+
+def test_a_path_cannot_forge_or_split_an_access_log_line(client):
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    access = logging.getLogger("api.access")
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    try:
+        client.get("/x%0AGET%20/admin%20200%201.0%20ms", headers={"X-Request-ID": "trace-8"})
+        client.get("/客户/宁德时代")
+    finally:
+        access.removeHandler(handler)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2, lines
+    assert lines[0].startswith(r"GET /x\x0aGET\x20/admin\x20200\x201.0\x20ms 404 ")
+    assert lines[1].startswith("GET /客户/宁德时代 404 ")
