@@ -12,18 +12,22 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from api import errors
+from api import docs_pages, errors, openapi
+from api.deps import declared_media_type
+from api.filemodes import restrict_new_files, secure_tree
 from api.jobs import IngestJobs
 from api.middleware import ServiceMiddleware
+from api.ratelimit import RateLimits
 from api.refresh import IndexRefresher
 from api.routes import feedback, ingest, knowledge, ops, reports, search
 from api.services import Services
 from api.settings import Settings
+from api.supervision import exit_with_parent
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +47,11 @@ contribution report).
 A key never sees, and never counts, an atom it may not see; reading one gives 404.
 
 **Errors** share one JSON shape: `code`, `message` (Chinese), `message_en`, `detail`,
-`request_id` (also in the `X-Request-ID` header and the server log).
+`request_id` (also in the `X-Request-ID` header and the server log). JSON bodies need
+`Content-Type: application/json` (415 otherwise) and unknown fields are refused (422).
+
+**Rate limits:** per API key (per address for keyless callers); over the limit, 429 with
+`Retry-After` seconds.
 """
 
 
@@ -52,11 +60,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        exit_with_parent()
+        restrict_new_files()
+        for state in (settings.index_path, settings.uploads_path):
+            secure_tree(state)
         services = Services.start(settings)
-        jobs = IngestJobs(services.store, settings.uploads_path, services.sync_and_reload)
-        abandoned = jobs.abandon_unfinished()
-        if abandoned:
-            logger.warning("%d ingest jobs of a previous run were left unfinished", abandoned)
+        jobs = IngestJobs(
+            services.store,
+            settings.uploads_path,
+            services.sync_after_writes,
+            large_bytes=settings.ingest_large_job_bytes,
+        )
+        resumed, lost = jobs.recover()
+        if resumed or lost:
+            logger.warning(
+                "ingest jobs of a stopped server: %d resumed, %d failed (uploads gone)",
+                resumed,
+                lost,
+            )
         refresher = IndexRefresher(services, settings.index_refresh_seconds)
         if settings.index_refresh_seconds > 0:
             refresher.start()
@@ -76,8 +97,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         # Operation ids are the route functions' names: clients get `search`, `ask`, ...
         generate_unique_id_function=lambda route: route.name,
+        # Served from local assets below: FastAPI's own pages load them from a CDN.
+        docs_url=None,
+        redoc_url=None,
+        # Every route with a body refuses one of another content type (415).
+        dependencies=[Depends(declared_media_type)],
+    )
+    app.state.limits = RateLimits.of(
+        settings.rate_limit_per_minute,
+        settings.rate_limit_burst,
+        settings.upload_rate_limit_per_minute,
+        settings.upload_rate_limit_burst,
     )
     errors.install(app)
+    openapi.install(app)
+    docs_pages.install(app)
     for router in (
         search.router,
         knowledge.router,
@@ -85,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ingest.router,
         ops.router,
         reports.router,
+        reports.gaps_router,
     ):
         app.include_router(router)
     app.mount("/app", RevalidatedStaticFiles(directory=STATIC, html=True), name="app")

@@ -7,24 +7,22 @@ from collections import Counter
 from collections.abc import Iterable
 
 from api.settings import Settings
+from ingest.limits import ParseLimits
 from kg.errors import ConfigError
 from kg.neo4j_store import Neo4jGraphStore, connect
 from kg.server import LocalNeo4jServer, ServerConfig
-from retrieval.dense import DenseRetriever
 from retrieval.embedding.base import Embedder
-from retrieval.embedding.cached import CachedQueryEmbedder
 from retrieval.embedding.sentence_transformer import SentenceTransformerEmbedder
-from retrieval.graph import GraphRetriever, GraphSnapshot
-from retrieval.hybrid import HybridRetriever
+from retrieval.graph import GraphSnapshot
 from retrieval.index_bundle import IndexBundle
-from retrieval.lexical import LexicalRetriever
 from retrieval.polish import OpenAICompatiblePolisher
-from retrieval.query import QueryAnalyzer
+from retrieval.served import served_retriever
 from retrieval.service import SearchService
+from retrieval.visibility import EntityScope
 from speech.audio import AudioLimits
 from speech.base import Transcriber
 from speech.correction import PinyinCorrector
-from speech.recognizer import SpeechRecognizer
+from speech.recognizer import NO_SCREENING, Screening, SpeechRecognizer
 
 logger = logging.getLogger(__name__)
 
@@ -43,16 +41,6 @@ def local_server(settings: Settings) -> LocalNeo4jServer:
             start_timeout_s=settings.neo4j_start_timeout,
         )
     )
-
-
-def start_local_neo4j(settings: Settings) -> bool:
-    """Resolve and start the managed server unless NEO4J_URI points elsewhere."""
-    if not settings.managed_neo4j:
-        logger.info("using the Neo4j at %s; starting nothing", settings.neo4j_uri)
-        return False
-    server = local_server(settings)
-    server.resolve()
-    return server.start(settings.password())
 
 
 def open_store(settings: Settings) -> Neo4jGraphStore:
@@ -78,8 +66,31 @@ def load_embedder(settings: Settings) -> Embedder:
     return embedder
 
 
+def parse_limits(settings: Settings) -> ParseLimits:
+    return ParseLimits(
+        max_file_bytes=settings.ingest_max_bytes,
+        max_expanded_bytes=settings.ingest_max_expanded_bytes,
+        max_atoms=settings.ingest_max_atoms,
+        max_seconds=settings.ingest_parse_seconds,
+    )
+
+
 def audio_limits(settings: Settings) -> AudioLimits:
-    return AudioLimits(max_seconds=settings.audio_max_seconds, max_bytes=settings.audio_max_bytes)
+    return AudioLimits(
+        max_seconds=settings.audio_max_seconds,
+        max_bytes=settings.audio_max_bytes,
+        decode_seconds=settings.audio_decode_seconds,
+    )
+
+
+def speech_screening(settings: Settings) -> Screening:
+    """Voice activity detection before Whisper (unless SKG_VAD=false) and its time budget."""
+    vad = None
+    if settings.vad:
+        from speech.silero_vad import SileroVoiceDetector
+
+        vad = SileroVoiceDetector()
+    return Screening(vad=vad, transcribe_seconds=settings.transcribe_seconds)
 
 
 def load_transcriber(settings: Settings) -> Transcriber:
@@ -111,15 +122,19 @@ def load_recognizer(
     """Whisper, prompted with the graph's most-mentioned names and corrected against its
     vocabulary by sound; without a synced index, plain Whisper."""
     transcriber = load_transcriber(settings)
+    screening = speech_screening(settings)
     if bundle is None and IndexBundle.exists(settings.index_path):
         bundle = IndexBundle.load(settings.index_path)
     if bundle is None or not correct:
-        return SpeechRecognizer(transcriber)
-    return graph_aware_recognizer(transcriber, bundle.graph, bundle.tokens.values())
+        return SpeechRecognizer(transcriber, screening=screening)
+    return graph_aware_recognizer(transcriber, bundle.graph, bundle.tokens.values(), screening)
 
 
 def graph_aware_recognizer(
-    transcriber: Transcriber, graph: GraphSnapshot, token_lists: Iterable[list[str]]
+    transcriber: Transcriber,
+    graph: GraphSnapshot,
+    token_lists: Iterable[list[str]],
+    screening: Screening = NO_SCREENING,
 ) -> SpeechRecognizer:
     """Prompt terms: the most-mentioned names. Vocabulary: every name and alias of customers,
     terms, products, competitors and industries, plus the knowledge's own domain words."""
@@ -131,13 +146,20 @@ def graph_aware_recognizer(
     vocabulary = [name for i in spoken for name in (graph.names[i], *graph.aliases.get(i, []))]
     # Domain words of the knowledge, not everyday words (那些, 问题) the corrector would impose.
     vocabulary += [w for w in corpus_lexicon(token_lists) if frequent.get(w, 0) < 2000]
-    ranked = sorted(spoken, key=lambda i: -len(graph.mentions.get(i, [])))
+    # The prompt nudges every caller's transcript: only names everyone may see go into it
+    # (retrieval/visibility.py); the corrector's vocabulary is filtered per caller by the API.
+    public = EntityScope(graph, lambda atom: atom.get("visibility") == "public")
+    ranked = sorted(
+        (i for i in spoken if public.entity(i)), key=lambda i: -len(graph.mentions.get(i, []))
+    )
     corrector = PinyinCorrector(
         vocabulary,
         is_common_word=lambda w: frequent.get(w, 0) > 50,
         segment=lambda text: jieba.cut(text, HMM=False),
     )
-    return SpeechRecognizer(transcriber, corrector, [graph.names[i] for i in ranked[:60]])
+    return SpeechRecognizer(
+        transcriber, corrector, [graph.names[i] for i in ranked[:60]], screening
+    )
 
 
 def search_service(
@@ -148,7 +170,7 @@ def search_service(
 ) -> SearchService:
     """Dense, lexical and graph retrieval over the synced index, fused (docs/retrieval.md)."""
     bundle = bundle or IndexBundle.load(settings.index_path)
-    analyzer, retriever = hybrid_retriever(bundle, embedder)
+    analyzer, retriever = served_retriever(bundle, embedder)
     polisher = None
     if settings.llm_base_url and settings.llm_model:
         polisher = OpenAICompatiblePolisher(
@@ -158,21 +180,3 @@ def search_service(
             timeout_s=settings.llm_timeout,
         )
     return SearchService(analyzer, retriever, store, polisher)
-
-
-def hybrid_retriever(
-    bundle: IndexBundle, embedder: Embedder
-) -> tuple[QueryAnalyzer, HybridRetriever]:
-    """Dense, lexical and graph retrieval over a synced index bundle, fused, with feedback."""
-    cached = CachedQueryEmbedder(embedder)
-    retriever = HybridRetriever(
-        {
-            "dense": DenseRetriever(cached, bundle.dense),
-            "lexical": LexicalRetriever(bundle.lexical),
-            "graph": GraphRetriever(bundle.graph),
-        },
-        bundle.graph,
-        memory=bundle.memory,
-        query_vector=cached.embed_query,
-    )
-    return QueryAnalyzer(bundle.graph.dictionary()), retriever

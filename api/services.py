@@ -47,6 +47,10 @@ class Services:
         self._current: Searchable | None = None
         self._reload_lock = threading.Lock()
         self._sync_lock = threading.Lock()
+        # Syncs requested and completed (sync_after_writes): callers share one sync.
+        self._syncs = threading.Condition()
+        self._requested = self._completed = 0
+        self._syncing = False
 
     @classmethod
     def start(cls, settings: Settings) -> Services:
@@ -75,13 +79,40 @@ class Services:
             self.reload()
             return report
 
+    def sync_after_writes(self) -> None:
+        """Return once a sync that started after this call has completed. Callers arriving
+        while one runs wait for it, then share the next one: ten ingest jobs finishing
+        together cost two syncs, not ten."""
+        with self._syncs:
+            self._requested += 1
+            ticket = self._requested
+            while self._completed < ticket and self._syncing:
+                self._syncs.wait()
+            if self._completed >= ticket:
+                return
+            self._syncing = True
+            covers = self._requested
+        synced = False
+        try:
+            self.sync_and_reload()
+            synced = True
+        finally:
+            with self._syncs:
+                self._syncing = False
+                if synced:  # after a failure, a waiting caller runs the next attempt
+                    self._completed = max(self._completed, covers)
+                self._syncs.notify_all()
+
     def reload(self) -> None:
         """Load the index from disk and swap it in; requests in flight finish on the old one."""
         with self._reload_lock:
             bundle = IndexBundle.load(self.settings.index_path)
             search = runtime.search_service(self.settings, self.store, self.embedder, bundle)
             recognizer = runtime.graph_aware_recognizer(
-                self.transcriber, bundle.graph, bundle.tokens.values()
+                self.transcriber,
+                bundle.graph,
+                bundle.tokens.values(),
+                runtime.speech_screening(self.settings),
             )
             self._current = Searchable(bundle, search, recognizer)
         metrics.INDEX_RELOADS.inc()

@@ -64,6 +64,15 @@ class Settings(BaseSettings):
     index_dir: Path | None = None
     audio_max_seconds: float = Field(120.0, gt=0, description="Longest audio accepted.")
     audio_max_bytes: int = Field(20 * 1024 * 1024, gt=0, description="Largest audio file accepted.")
+    audio_decode_seconds: float = Field(
+        10.0, gt=0, description="Wall-clock budget for decoding one recording."
+    )
+    transcribe_seconds: float = Field(
+        60.0, gt=0, description="Wall-clock budget for transcribing one recording."
+    )
+    vad: bool = Field(
+        True, description="Refuse recordings without speech before Whisper runs (Silero VAD)."
+    )
     llm_base_url: str | None = Field(
         None, description="An OpenAI-compatible endpoint that polishes answers (optional)."
     )
@@ -103,9 +112,40 @@ class Settings(BaseSettings):
         description="How often a running server looks for changes made in Neo4j "
         "(curators' edits, feedback) and refreshes its index; 0 turns it off.",
     )
+    ingest_large_job_bytes: int = Field(
+        1024 * 1024,
+        gt=0,
+        description="Upload jobs larger than this run in a lane of their own, so small jobs "
+        "never wait behind them.",
+    )
+    ingest_max_expanded_bytes: int = Field(
+        64 * 1024 * 1024,
+        gt=0,
+        description="Largest a .docx or .xlsx may grow when unzipped (zip bombs are refused).",
+    )
+    ingest_max_atoms: int = Field(
+        200_000, gt=0, description="Most atoms one document may make (more is refused)."
+    )
+    ingest_parse_seconds: float = Field(
+        120.0, gt=0, description="Longest one file may take to parse (a slower one is refused)."
+    )
     stale_after_days: int = Field(
         180, ge=1, description="Atoms unverified for this long are flagged for review."
     )
+    rate_limit_per_minute: float = Field(
+        600.0,
+        ge=0,
+        description="Requests a minute per API key (per client address for keyless callers), "
+        "per worker process; 0 turns the limit off.",
+    )
+    rate_limit_burst: int = Field(60, ge=1, description="Requests a caller may send at once.")
+    upload_rate_limit_per_minute: float = Field(
+        30.0,
+        ge=0,
+        description="Spoken questions and ingest uploads a minute per API key (or address), "
+        "per worker process; 0 turns the limit off.",
+    )
+    upload_rate_limit_burst: int = Field(10, ge=1, description="Uploads a caller may send at once.")
 
     @field_validator("neo4j_password")
     @classmethod

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from api.schemas import AtomPublic, CitationPublic, EntityRef
 from kg.models import ATOM_TYPE_LABELS_ZH
 from kg.store import StoredAtom
 from retrieval.graph import GraphSnapshot
+from retrieval.visibility import EntityScope
+from speech.recognizer import Recognition
 
 
 def atom_public(stored: StoredAtom) -> AtomPublic:
@@ -53,3 +57,18 @@ def live_meta(stored: StoredAtom) -> dict[str, str]:
         "owner": atom.owner or "",
         "status": atom.status.value,
     }
+
+
+def visible_recognition(recognition: Recognition, scope: EntityScope) -> Recognition:
+    """The transcript as one caller may read it: a correction to a name the caller may not see
+    (another team's customer) is undone, so the transcript never brings a hidden name in."""
+    allowed = [c for c in recognition.changes if scope.surface(c.term)]
+    if len(allowed) == len(recognition.changes):
+        return recognition
+    raw = recognition.raw.text
+    parts, at = [], 0
+    for change in allowed:  # changes are ordered, apart, and positioned in the raw text
+        parts += [raw[at : change.start], change.term]
+        at = change.start + len(change.heard)
+    parts.append(raw[at:])
+    return replace(recognition, text="".join(parts), changes=allowed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,10 +76,17 @@ class ParsedSource:
     about: list[str] = field(default_factory=list)
 
 
+# A slash separates names (宁德时代/CATL, 芯片设计/EDA) except between two ASCII letters or
+# digits, where it is part of one: units (Wh/kg), standards (ISO/SAE 21434), PET/CT, DC/AC.
+_NAME_SLASH = re.compile(r"(?<![A-Za-z0-9])/|/(?![A-Za-z0-9])")
+
+
 def split_names(value: str) -> list[str]:
-    """'a|b、c;d' -> ['a', 'b', 'c', 'd'] (lists in cells and front matter)."""
-    for sep in ("、", ";", "；", ",", "，", "/"):
+    """'a|b、c;d/e' -> ['a', 'b', 'c', 'd', 'e'] (lists in cells and front matter); 'Wh/kg'
+    stays one name."""
+    for sep in ("、", ";", "；", ",", "，"):
         value = value.replace(sep, "|")
+    value = _NAME_SLASH.sub("|", value)
     return [v.strip() for v in value.split("|") if v.strip()]
 
 

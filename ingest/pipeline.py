@@ -15,13 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from ingest.claims import enforce_claims
 from ingest.dedup import near_duplicates
+from ingest.limits import ParseLimits
 from ingest.parsed import ParsedSource
 from ingest.sources import discover, parse_file
 from ingest.splitter import SplitOptions
+from kg.access import Viewer, Writer
 from kg.dictionary import EntityDictionary, load_into_jieba, unknown_candidates
 from kg.errors import IngestError
-from kg.models import Atom, CurationStatus, EntityKind, Visibility
+from kg.models import CurationStatus, Entity, EntityKind, Visibility
 from kg.store import DictionaryEntry, DocumentState, DocumentWrite, GraphStore
 
 logger = logging.getLogger(__name__)
@@ -44,6 +47,10 @@ class IngestOptions:
     default_owner: str | None = None
     duplicate_threshold: float = 0.8
     batch_atoms: int = 1000  # documents are written in transactions of about this many atoms
+    # Who writes: the operator (CLI) by default; an API key's writer for uploads. It decides
+    # the documents' namespace and what their files may claim (ingest/claims.py).
+    writer: Writer = field(default_factory=Writer.operator)
+    limits: ParseLimits = field(default_factory=ParseLimits)
 
 
 @dataclass
@@ -67,6 +74,7 @@ class IngestReport:
     duplicates: int = 0
     candidates: list[tuple[str, int, list[str]]] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -87,6 +95,7 @@ def ingest_paths(
     options: IngestOptions | None = None,
     *,
     on_file: Callable[[Path], None] | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> IngestReport:
     """Ingest files and folders; a bad file is reported and skipped, the rest lands.
 
@@ -96,6 +105,9 @@ def ingest_paths(
             files are gone are removed or deprecated.
         store: where everything is written.
         on_file: called after each file is parsed and after each is written (progress bars).
+        on_stage: called with ``"batch"`` after each transaction of documents, ``"atoms"``
+            once all are written and ``"derived"`` when derived data is in the graph (logs;
+            the crash tests stop Neo4j at these points).
     """
     options = options or IngestOptions()
     started = time.perf_counter()
@@ -112,16 +124,24 @@ def ingest_paths(
     parsed: dict[Path, ParsedSource] = {}
     for unit in units:
         try:
-            parsed[unit.path] = parse_file(
-                unit.path, unit.relative, unit.collection, known, split_options
+            source = parse_file(
+                unit.path,
+                unit.relative,
+                unit.collection,
+                known,
+                split_options,
+                namespace=options.writer.namespace,
+                limits=options.limits,
             )
+            report.warnings += enforce_claims(source.atoms, options.writer, unit.relative)
+            parsed[unit.path] = source
         except IngestError as exc:
             logger.warning("skipped %s: %s", unit.path, exc)
             report.failures.append((str(unit.path), str(exc)))
             if on_file:
                 on_file(unit.path)
 
-    _write_sources(parsed, store, options, report, on_file)
+    _write_sources(parsed, store, options, report, on_file, on_stage)
     _sync_removed(paths, units, report, store, options)
     report.seconds = time.perf_counter() - started
     return report
@@ -137,7 +157,15 @@ def ingest_sources(
     """Ingest sources parsed elsewhere (e.g. transcribed voice debriefs), exactly as files are."""
     started = time.perf_counter()
     report = IngestReport()
-    _write_sources(sources, store, options or IngestOptions(), report, on_file)
+    options = options or IngestOptions()
+    accepted = {}
+    for path, source in sources.items():
+        try:
+            report.warnings += enforce_claims(source.atoms, options.writer, source.document.path)
+            accepted[path] = source
+        except IngestError as exc:
+            report.failures.append((str(path), str(exc)))
+    _write_sources(accepted, store, options, report, on_file)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -148,44 +176,100 @@ def _write_sources(
     options: IngestOptions,
     report: IngestReport,
     on_file: Callable[[Path], None] | None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> None:
-    """Entities first, then linking, changed atoms in batches, duplicates and candidates."""
+    """Entities first, then linking, changed atoms in batches, then what is derived from them
+    (near-duplicates, entity candidates). A document counts as derived only once all of that
+    is in the graph, so a run interrupted after its atoms landed is completed by the next."""
+
+    def stage(name: str) -> None:
+        logger.debug("ingest stage: %s", name)
+        if on_stage:
+            on_stage(name)
+
     states = store.document_states([p.document.id for p in parsed.values()])
+    parsed = _writable(parsed, states, options.writer, report, on_file)
     _fold_merged_entities(parsed.values(), store.entity_dictionary())
     retired = store.retired_atoms()
     changed = [p for p in parsed.values() if _content_changed(p, states.get(p.document.id))]
     entities = [e for p in changed for e in p.entities]
-    relations = [r for p in changed for r in p.relations]
+    relations = [
+        r.model_copy(update={"document_id": p.document.id}) for p in changed for r in p.relations
+    ]
     store.upsert_entities(entities)
     store.upsert_relations(relations)
     report.entities, report.relations = len({e.id for e in entities}), len(relations)
 
     dictionary = EntityDictionary(store.entity_dictionary())
     load_into_jieba(dictionary)
-    written: list[Atom] = []
+    written: set[str] = set()
     batch: list[tuple[Path, DocumentWrite | None]] = []
     for path, source in parsed.items():
         change = _plan(source, states.get(source.document.id), dictionary, report, retired)
         batch.append((path, change))
         if change:
-            written += change.upsert
+            written.add(change.document.id)
         if sum(len(c.upsert) + 1 for _, c in batch if c) >= options.batch_atoms:
-            _flush(batch, store, on_file)
-    _flush(batch, store, on_file)
+            _flush(batch, store, options.writer, options.batch_atoms, on_file)
+            stage("batch")
+    _flush(batch, store, options.writer, options.batch_atoms, on_file)
+    stage("atoms")
+    _derive(store, written, dictionary, options, report)
+    stage("derived")
 
-    if written:
-        everything = store.atom_texts()
-        pairs = near_duplicates(
-            [(a.id, a.source.document_id, a.text) for a in written],
-            everything,
-            options.duplicate_threshold,
-        )
-        store.link_duplicates(pairs)
-        report.duplicates = len(pairs)
-        text_docs = {p.document.id for p in parsed.values() if p.document.kind in CANDIDATE_KINDS}
-        texts = [a.text for a in written if a.source.document_id in text_docs]
-        report.candidates = unknown_candidates(texts, dictionary)
-        store.save_candidates(report.candidates)
+
+def _writable(
+    parsed: dict[Path, ParsedSource],
+    states: dict[str, DocumentState],
+    writer: Writer,
+    report: IngestReport,
+    on_file: Callable[[Path], None] | None,
+) -> dict[Path, ParsedSource]:
+    """The sources ``writer`` may write: a document of the same id holding atoms the writer
+    may not see (a colleague's private notes under the same name) is refused, not replaced.
+    The store checks the same again in the writing transaction."""
+    if writer.trusted:
+        return parsed
+    me = Viewer(key_id="", name=writer.label, team=writer.team, user=writer.user)
+    allowed = {}
+    for path, source in parsed.items():
+        state = states.get(source.document.id)
+        if state is not None and not all(me.can_see(a) for a in state.access):
+            reason = (
+                f"{source.document.path}: 同名文档含有你无权查看的内容，不能覆盖；请改名后上传 "
+                "(a document of that name holds knowledge you may not see)"
+            )
+            report.failures.append((str(path), reason))
+            if on_file:
+                on_file(path)
+            continue
+        allowed[path] = source
+    return allowed
+
+
+def _derive(
+    store: GraphStore,
+    written: set[str],
+    dictionary: EntityDictionary,
+    options: IngestOptions,
+    report: IngestReport,
+) -> None:
+    """Near-duplicate links and entity candidates of the documents written now, and of any
+    an interrupted run left underived; then mark them derived."""
+    targets = written | {doc_id for doc_id, _ in store.underived_documents()}
+    if not targets:
+        return
+    everything = store.atom_texts()
+    mine = [(a, d, t) for a, d, t, _ in everything if d in targets]
+    pairs = near_duplicates(
+        mine, [(a, d, t) for a, d, t, _ in everything], options.duplicate_threshold
+    )
+    store.link_duplicates(pairs)
+    report.duplicates = len(pairs)
+    texts = [t for _, d, t, kind in everything if d in targets and kind in CANDIDATE_KINDS]
+    report.candidates = unknown_candidates(texts, dictionary)
+    store.save_candidates(report.candidates)
+    store.mark_derived(sorted(targets))
 
 
 def _fold_merged_entities(sources: Iterable[ParsedSource], known: list[DictionaryEntry]) -> None:
@@ -231,15 +315,30 @@ def _content_changed(source: ParsedSource, state: DocumentState | None) -> bool:
     return state is None or state.removed or state.content_hash != source.document.content_hash
 
 
+def _large(change: DocumentWrite, batch_atoms: int) -> bool:
+    """Too much for one transaction: written in several (``write_large_document``)."""
+    return (
+        len(change.upsert) + len(change.delete) > batch_atoms
+        or len(change.mentions) > 4 * batch_atoms
+    )
+
+
 def _flush(
     batch: list[tuple[Path, DocumentWrite | None]],
     store: GraphStore,
+    writer: Writer,
+    batch_atoms: int,
     on_file: Callable[[Path], None] | None,
 ) -> None:
-    """Write a batch of documents in one transaction, then report their files done."""
+    """Write a batch of documents in one transaction (a document too large for one in
+    several), then report their files done."""
     changes = [change for _, change in batch if change is not None]
-    if changes:
-        store.write_documents(changes)
+    small = [c for c in changes if not _large(c, batch_atoms)]
+    if small:
+        store.write_documents(small, writer)
+    for change in changes:
+        if _large(change, batch_atoms):
+            store.write_large_document(change, writer, batch_atoms)
     if on_file:
         for path, _ in batch:
             on_file(path)
@@ -304,7 +403,25 @@ def _plan(
         mentions={a.id: a.entities for a in source.atoms if a.id not in curated},
         hold=hold,
         orphaned=orphaned,
+        declares=_declared(source.entities),
     )
+
+
+def _declared(entities: list[Entity]) -> list[Entity]:
+    """One entry per entity, with every alias and the first description the source gives."""
+    merged: dict[str, Entity] = {}
+    for entity in entities:
+        old = merged.get(entity.id)
+        if old is None:
+            merged[entity.id] = entity
+            continue
+        merged[entity.id] = old.model_copy(
+            update={
+                "aliases": old.aliases + [a for a in entity.aliases if a not in old.aliases],
+                "description": old.description or entity.description,
+            }
+        )
+    return list(merged.values())
 
 
 def _sync_removed(
@@ -327,10 +444,14 @@ def _sync_removed(
         collection = options.collection or given.resolve().name
         gone = [
             doc_id
-            for doc_id, path in store.collection_documents(collection).items()
+            for doc_id, path in store.collection_documents(
+                collection, options.writer.namespace
+            ).items()
             if (collection, path) not in present
         ]
         if gone:
-            report.atoms_removed += store.remove_documents(gone, options.on_removed)
+            report.atoms_removed += store.remove_documents(
+                gone, options.on_removed, options.writer.label
+            )
             report.documents_removed += len(gone)
             logger.info("%s %d documents gone from %s", options.on_removed, len(gone), collection)

@@ -11,6 +11,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from ingest.limits import tick
 from ingest.parsed import SourceText, metadata_entities, parse_status, parse_visibility
 from kg.errors import IngestError
 from kg.models import Atom, AtomType, CurationStatus, DocumentKind, SourceSpan, Visibility
@@ -80,6 +81,7 @@ def split(source: SourceText, doc_id: str, options: SplitOptions | None = None) 
     about = [e.id for e in metadata_entities(meta)[0]]
     atoms = []
     for ordinal, section in enumerate(_sections(source.body)):
+        tick()
         text = section.text.strip()
         if len(text) < MIN_ATOM_CHARS:
             continue

@@ -12,6 +12,7 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Iterable
 
+from ingest.limits import tick
 from kg.models import Atom, AtomType, Entity, EntityKind, Relation, RelationType, SourceSpan
 
 LONG_VALUE_CHARS = 150
@@ -44,6 +45,7 @@ def triples_to_graph(
     """
     facts: OrderedDict[str, OrderedDict[tuple[str, str], None]] = OrderedDict()
     for head, relation, tail in triples:
+        tick()
         head, relation, tail = head.strip(), relation.strip(), tail.strip()
         if head and relation and tail:
             facts.setdefault(head, OrderedDict())[(relation, tail)] = None
@@ -52,6 +54,7 @@ def triples_to_graph(
     relations: list[Relation] = []
     atoms: list[Atom] = []
     for head, pairs in facts.items():
+        tick()
         subject = Entity(kind=kinds[head], name=head)
         entities.setdefault(subject.id, subject)
         attributes: list[tuple[str, str]] = []

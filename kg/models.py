@@ -6,8 +6,10 @@ See docs/graph-model.md for the graph they form.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -107,6 +109,9 @@ class Document(BaseModel):
     kind: DocumentKind
     content_hash: str
     metadata: dict[str, str] = Field(default_factory=dict)
+    # Whose document it is: None for the organisation's own (CLI, admin keys), else the
+    # ingest key's namespace ("team:华东", "user:王磊"); part of its identity (``document_id``).
+    namespace: str | None = None
 
 
 class SourceSpan(BaseModel):
@@ -168,6 +173,9 @@ class Relation(BaseModel):
     type: RelationType
     target: str
     name: str
+    # The document that states it (kept on the relationship as ``sources``): a relation is
+    # shown only to callers who may see one of its documents.
+    document_id: str | None = None
 
 
 def entity_id(kind: EntityKind, name: str) -> str:
@@ -181,3 +189,55 @@ def content_hash(*parts: str) -> str:
         digest.update(part.encode("utf-8"))
         digest.update(b"\x1f")
     return digest.hexdigest()
+
+
+# -- atoms as read back from the graph, where a hand edit may have left anything -------------
+def sanitized_atom_fields(r: Mapping[str, Any]) -> dict[str, Any]:
+    """``type``, ``title``, ``text``, ``status``, ``visibility`` and ``version`` of an atom
+    row, each valid and failing closed: an atom with any problem (``atom_problems``) is
+    private to its owner, an unknown status is deprecated (out of search), an unknown type a
+    knowledge card."""
+    return {
+        "type": _enum(AtomType, r["type"], AtomType.FACT),
+        "title": _text(r["title"]),
+        "text": _text(r["text"]),
+        "status": _enum(CurationStatus, r["status"], CurationStatus.DEPRECATED),
+        # Anything wrong with an atom makes it private to its owner until a curator fixes it.
+        "visibility": Visibility.PRIVATE
+        if atom_problems(r)
+        else _enum(Visibility, r["visibility"], Visibility.PRIVATE),
+        "version": _count(r["version"]),
+    }
+
+
+def atom_problems(r: Mapping[str, Any]) -> list[str]:
+    """What is missing or invalid in an atom row (empty when it is sound)."""
+    problems = []
+    for name, enum in (("type", AtomType), ("status", CurationStatus), ("visibility", Visibility)):
+        if r[name] not in {e.value for e in enum}:
+            problems.append(f"{name}={r[name]!r}")
+    for name in ("title", "text"):
+        if not isinstance(r[name], str) or not r[name].strip():
+            problems.append(f"{name} missing")
+    if r["visibility"] == "team" and not r["team"]:
+        problems.append("team visibility without a team")
+    if r["visibility"] == "private" and not r["owner"]:
+        problems.append("private without an owner")
+    if not isinstance(r["version"], int):
+        problems.append(f"version={r['version']!r}")
+    return problems
+
+
+def _enum(enum: type[Any], value: Any, fallback: Any) -> Any:
+    try:
+        return enum(value)
+    except ValueError:
+        return fallback
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and value >= 0 else 0

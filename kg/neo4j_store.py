@@ -5,18 +5,35 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import neo4j
 from neo4j import Driver, GraphDatabase
-from neo4j.exceptions import AuthError, ServiceUnavailable, SessionExpired
+from neo4j.exceptions import (
+    AuthError,
+    IncompleteCommit,
+    ServiceUnavailable,
+    SessionExpired,
+    TransientError,
+)
 
 from kg import queries
+from kg.access import Viewer, Writer
 from kg.contributions import UNATTRIBUTED, Contribution, rank
-from kg.errors import GraphAuthError, GraphUnavailableError
-from kg.models import Atom, Entity, EntityKind, Relation, RelationType, SourceSpan
+from kg.errors import GraphAuthError, GraphUnavailableError, PermissionDeniedError
+from kg.models import (
+    Atom,
+    Entity,
+    EntityKind,
+    Relation,
+    RelationType,
+    SourceSpan,
+    sanitized_atom_fields,
+)
 from kg.relink import AtomLinks, Relink
 from kg.schema import ensure_schema
 from kg.store import DictionaryEntry, DocumentState, DocumentWrite, GraphRows, StoredAtom
@@ -69,12 +86,10 @@ class Neo4jGraphStore:
 
     def run(self, query: str, **params: Any) -> list[neo4j.Record]:
         """One statement from ``kg.queries`` in its own transaction (retried by the driver)."""
-        try:
+        with _unavailable():
             records, _, _ = self._driver.execute_query(
                 query, parameters_=params, database_=self._database
             )
-        except (ServiceUnavailable, SessionExpired) as exc:
-            raise GraphUnavailableError(f"Neo4j is unreachable: {exc}") from exc
         return records
 
     def ensure_schema(self, dimensions: int) -> None:
@@ -86,51 +101,114 @@ class Neo4jGraphStore:
             for r in self.run(queries.DOCUMENT_STATES, ids=list(ids[start : start + WRITE_BATCH])):
                 atoms = {atom_id: digest for atom_id, digest in r["atoms"] if atom_id is not None}
                 states[r["id"]] = DocumentState(
-                    r["content_hash"], r["link_hash"], r["removed"], atoms, frozenset(r["curated"])
+                    r["content_hash"],
+                    r["link_hash"],
+                    r["removed"],
+                    atoms,
+                    frozenset(r["curated"]),
+                    namespace=r["namespace"],
+                    derived=r["derived"],
+                    access=[dict(a) for a in r["access"] if a["visibility"] or a["owner"]],
                 )
         return states
 
-    def write_documents(self, changes: Sequence[DocumentWrite]) -> None:
-        """Write documents with their changed atoms, deletions and mentions in one transaction."""
-        docs = [
-            {
-                **c.document.model_dump(mode="json", exclude={"metadata"}),
-                "metadata": json.dumps(c.document.metadata, ensure_ascii=False),
-                "link_hash": c.link_hash,
-                "about": c.about,
-            }
-            for c in changes
-        ]
-        deletions = [atom_id for c in changes for atom_id in c.delete]
-        atoms = [_atom_row(atom) for c in changes for atom in c.upsert]
-        held = [_atom_row(atom) for c in changes for atom in c.hold]
-        orphaned = [atom_id for c in changes for atom_id in c.orphaned]
-        mentions = [{"id": i, "entities": e} for c in changes for i, e in c.mentions.items()]
+    def write_documents(self, changes: Sequence[DocumentWrite], writer: Writer) -> None:
+        """Write documents with their changed atoms, deletions and mentions in one transaction.
+
+        The transaction first checks that ``writer`` may change every document of the batch
+        (its namespace, and no atom in it the writer may not see) and that no atom id belongs
+        to another document; otherwise nothing is written (``PermissionDeniedError``). Atoms
+        overwritten or deleted keep their earlier state as an ``AtomVersion``.
+        """
+        rows = _WriteRows.of(changes)
 
         def work(tx: neo4j.ManagedTransaction) -> None:
-            for batch in _batches(docs):
+            _check_writable(tx, rows, writer)
+            for batch in _batches(rows.docs):
                 tx.run(queries.UPSERT_DOCUMENTS, docs=batch)
-            for start in range(0, len(deletions), WRITE_BATCH):
-                tx.run(queries.DELETE_ATOMS, ids=deletions[start : start + WRITE_BATCH])
-            for batch in _batches(atoms):
-                tx.run(queries.UPSERT_ATOMS, atoms=batch)
-            for batch in _batches(held):
-                tx.run(queries.HOLD_ATOMS, atoms=batch)
-            if orphaned:
-                tx.run(queries.FLAG_SOURCE_REMOVED, ids=orphaned)
-            for batch in _batches(mentions):
-                tx.run(queries.SET_MENTIONS, rows=batch)
+                tx.run(queries.SET_DECLARES, docs=batch)
+            _write_atoms(tx, rows, writer, queries.UPSERT_ATOMS, queries.SET_MENTIONS)
 
-        with self._driver.session(database=self._database) as session:
+        self._write(work)
+
+    def write_large_document(self, change: DocumentWrite, writer: Writer, batch: int) -> None:
+        """Write one document too large for one transaction, in transactions of ``batch``
+        atoms, so that readers still see it change at once where it matters:
+
+        - its new atoms are staged (``:StagedAtom``, read by nothing) batch by batch and
+          become atoms together in the last transaction, which also commits its hash;
+        - changes to atoms it already had (updates, deletions) land batch by batch before that.
+
+        Interrupted, the document keeps its old hash, so the next run writes it again (staged
+        leftovers are cleared first).
+        """
+        rows = _WriteRows.of([change])
+        existing = set(
+            self.document_states([change.document.id])
+            .get(change.document.id, DocumentState(None, None, False))
+            .atoms
+        )
+        new = [a for a in rows.atoms if a["id"] not in existing]
+        updated = [a for a in rows.atoms if a["id"] in existing]
+
+        def begin(tx: neo4j.ManagedTransaction) -> None:
+            _check_writable(tx, rows, writer)
+            tx.run(queries.BEGIN_LARGE_DOCUMENT, doc=rows.docs[0])
+
+        self._write(begin)
+        while self.run(queries.CLEAR_STAGED, id=change.document.id, limit=batch)[0]["cleared"]:
+            pass
+        mentions = {m["id"]: m for m in rows.mentions}
+        for start in range(0, len(new), batch):
+            atoms = new[start : start + batch]
+            part = _WriteRows(
+                atoms=atoms, mentions=[mentions[a["id"]] for a in atoms if a["id"] in mentions]
+            )
+            self._write(
+                lambda tx, part=part: _write_atoms(
+                    tx, part, writer, queries.STAGE_ATOMS, queries.SET_STAGED_MENTIONS
+                )
+            )
+        kept_mentions = [m for m in rows.mentions if m["id"] in existing]
+        for part in _WriteRows.split(rows, updated, kept_mentions, batch):
+            self._write(
+                lambda tx, part=part: _write_atoms(
+                    tx, part, writer, queries.UPSERT_ATOMS, queries.SET_MENTIONS
+                )
+            )
+
+        def commit(tx: neo4j.ManagedTransaction) -> None:
+            tx.run(queries.UPSERT_DOCUMENTS, docs=rows.docs)
+            tx.run(queries.SET_DECLARES, docs=rows.docs)
+            tx.run(queries.COMMIT_STAGED, id=change.document.id)
+
+        self._write(commit)
+
+    def _write(self, work: Callable[[neo4j.ManagedTransaction], None]) -> None:
+        with _unavailable(), self._driver.session(database=self._database) as session:
             session.execute_write(work)
 
-    def collection_documents(self, collection: str) -> dict[str, str]:
-        records = self.run(queries.COLLECTION_DOCUMENTS, collection=collection)
+    def mark_derived(self, ids: Sequence[str]) -> None:
+        for start in range(0, len(ids), WRITE_BATCH):
+            self.run(queries.MARK_DERIVED, ids=list(ids[start : start + WRITE_BATCH]))
+
+    def underived_documents(self) -> list[tuple[str, str]]:
+        """Documents whose derived data (duplicates, candidates) an interrupted run left out."""
+        return [(r["id"], r["path"]) for r in self.run(queries.UNDERIVED_DOCUMENTS)]
+
+    def collection_documents(self, collection: str, namespace: str | None = None) -> dict[str, str]:
+        records = self.run(queries.COLLECTION_DOCUMENTS, collection=collection, namespace=namespace)
         return {r["id"]: r["path"] for r in records}
 
-    def remove_documents(self, ids: Sequence[str], mode: Literal["delete", "deprecate"]) -> int:
-        query = queries.DELETE_DOCUMENTS if mode == "delete" else queries.DEPRECATE_DOCUMENTS
-        return int(self.run(query, ids=list(ids))[0]["atoms"]) if ids else 0
+    def remove_documents(
+        self, ids: Sequence[str], mode: Literal["delete", "deprecate"], by: str = "ingest"
+    ) -> int:
+        if not ids:
+            return 0
+        self.run(queries.CLEAR_STAGED_OF_DOCUMENTS, ids=list(ids))
+        if mode == "delete":
+            return int(self.run(queries.DELETE_DOCUMENTS, ids=list(ids), by=by)[0]["atoms"])
+        return int(self.run(queries.DEPRECATE_DOCUMENTS, ids=list(ids))[0]["atoms"])
 
     def upsert_entities(self, entities: Sequence[Entity]) -> None:
         merged: dict[str, Entity] = {}
@@ -162,18 +240,17 @@ class Neo4jGraphStore:
 
     def upsert_relations(self, relations: Sequence[Relation]) -> None:
         for rel_type in RelationType:
-            rows = list(
-                {
-                    (r.source, r.target, r.name): {
-                        "source": r.source,
-                        "target": r.target,
-                        "name": r.name,
-                    }
-                    for r in relations
-                    if r.type is rel_type
-                }.values()
-            )
-            for batch in _batches(rows):
+            merged: dict[tuple[str, str, str], dict[str, Any]] = {}
+            for r in relations:
+                if r.type is not rel_type:
+                    continue
+                row = merged.setdefault(
+                    (r.source, r.target, r.name),
+                    {"source": r.source, "target": r.target, "name": r.name, "documents": []},
+                )
+                if r.document_id and r.document_id not in row["documents"]:
+                    row["documents"].append(r.document_id)
+            for batch in _batches(list(merged.values())):
                 self.run(queries.UPSERT_RELATIONS[rel_type], rows=batch)
 
     def retired_atoms(self) -> frozenset[str]:
@@ -192,8 +269,12 @@ class Neo4jGraphStore:
             self.run(queries.SAVE_CANDIDATES, rows=batch)
         self.run(queries.PRUNE_CANDIDATES)
 
-    def atom_texts(self) -> list[tuple[str, str, str]]:
-        return [(r["id"], r["document_id"], r["text"]) for r in self.run(queries.ATOM_TEXTS)]
+    def atom_texts(self) -> list[tuple[str, str, str, str]]:
+        """``(atom id, document id, text, document kind)`` of every atom."""
+        return [
+            (r["id"], r["document_id"], r["text"] or "", r["kind"] or "")
+            for r in self.run(queries.ATOM_TEXTS)
+        ]
 
     def link_duplicates(self, pairs: Sequence[tuple[str, str, float]]) -> None:
         payload = [{"duplicate": a, "original": b, "similarity": s} for a, b, s in pairs]
@@ -216,16 +297,24 @@ class Neo4jGraphStore:
         return [_stored_atom(by_id[i]) for i in ids if i in by_id]
 
     def snapshot(self) -> GraphRows:
+        relations = self.run(queries.SNAPSHOT_RELATIONS)
         return GraphRows(
             atoms=[r.data() for r in self.run(queries.SNAPSHOT_ATOMS)],
             entities=[
                 DictionaryEntry(r["id"], r["name"], list(r["aliases"]), r["kind"])
                 for r in self.run(queries.SNAPSHOT_ENTITIES)
             ],
-            relations=[
-                (r["source"], r["name"], r["target"]) for r in self.run(queries.SNAPSHOT_RELATIONS)
-            ],
+            relations=[(r["source"], r["name"], r["target"]) for r in relations],
             mentions=[(r["atom"], r["entity"]) for r in self.run(queries.SNAPSHOT_MENTIONS)],
+            backing=[
+                (r["entity"], r["document"], [a for aliases in r["aliases"] for a in aliases or []])
+                for r in self.run(queries.SNAPSHOT_BACKING)
+            ],
+            relation_sources={
+                (r["source"], r["name"], r["target"]): list(r["sources"])
+                for r in relations
+                if r["sources"]
+            },
         )
 
     def record_outside_edits(self, rows: Sequence[dict[str, str]], by: str) -> None:
@@ -295,12 +384,16 @@ class Neo4jGraphStore:
         duplicates = [d for d in rows[0]["duplicates"] if d["id"] is not None]
         return duplicates, list(rows[0]["feedback"])
 
-    def entity(self, entity_id: str) -> dict[str, Any] | None:
-        rows = self.run(queries.ENTITY, id=entity_id)
+    def entity(self, entity_id: str, viewer: Viewer) -> dict[str, Any] | None:
+        """An entity with the aliases and description ``viewer`` may see; None when there is
+        no such entity or nothing ``viewer`` may see backs it."""
+        rows = self.run(queries.ENTITY, id=entity_id, **_who(viewer))
         return rows[0].data() if rows else None
 
-    def entity_relations(self, entity_id: str, limit: int) -> list[dict[str, Any]]:
-        return [r.data() for r in self.run(queries.ENTITY_RELATIONS, id=entity_id, limit=limit)]
+    def entity_relations(self, entity_id: str, limit: int, viewer: Viewer) -> list[dict[str, Any]]:
+        """Relations to entities ``viewer`` may see, stated by documents it may see."""
+        rows = self.run(queries.ENTITY_RELATIONS, id=entity_id, limit=limit, **_who(viewer))
+        return [r.data() for r in rows]
 
     def entity_atoms(self, entity_id: str, statuses: Sequence[str]) -> list[dict[str, Any]]:
         """Ids and visibility fields of the atoms mentioning an entity, newest first."""
@@ -308,18 +401,29 @@ class Neo4jGraphStore:
         return [r.data() for r in rows]
 
     def find_entities(
-        self, q: str | None, kind: str | None, offset: int, limit: int
+        self, q: str | None, kind: str | None, offset: int, limit: int, viewer: Viewer
     ) -> tuple[list[dict[str, Any]], int]:
-        params = {"q": q or None, "kind": kind}
+        """Entities ``viewer`` may see by name or visible alias; mentions count its atoms."""
+        params = {"q": q or None, "kind": kind, **_who(viewer)}
         rows = self.run(queries.FIND_ENTITIES, offset=offset, limit=limit, **params)
         total = self.run(queries.COUNT_ENTITIES, **params)[0]["total"]
         return [r.data() for r in rows], int(total)
 
     def record_answer(
-        self, answer_id: str, question: str, intent: str, atom_ids: Sequence[str], **who: Any
+        self,
+        answer_id: str,
+        question: str,
+        intent: str,
+        atom_ids: Sequence[str],
+        *,
+        answered: bool = True,
+        confidence: float = 1.0,
+        leads: Sequence[str] = (),
+        **who: Any,
     ) -> None:
-        """An answer given, and the atoms it cited in order (``who``: key_id, team, user,
-        channel)."""
+        """An answer given, the atoms it cited in order, whether it declined (and the leads it
+        showed instead); ``who``: key_id, team, user, channel. Declined answers are the
+        knowledge gaps (``gaps``)."""
         citations = [{"atom_id": a, "rank": i} for i, a in enumerate(atom_ids, start=1)]
         self.run(
             queries.RECORD_ANSWER,
@@ -327,8 +431,17 @@ class Neo4jGraphStore:
             question=question,
             intent=intent,
             citations=citations,
+            answered=answered,
+            confidence=confidence,
+            leads=list(leads),
             **who,
         )
+
+    def gaps(self, since: datetime, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+        """Questions asked since ``since`` that found no reliable answer, most asked first."""
+        rows = self.run(queries.GAPS, since=since, offset=offset, limit=limit)
+        total = self.run(queries.COUNT_GAPS, since=since)[0]["total"]
+        return [r.data() for r in rows], int(total)
 
     def answer_atoms(self, answer_id: str) -> list[str] | None:
         """The atoms an answer cited; ``None`` when there is no such answer."""
@@ -363,6 +476,36 @@ class Neo4jGraphStore:
         rows = self.run(queries.CONTRIBUTIONS, since=since, team=team, unattributed=UNATTRIBUTED)
         return rank(Contribution(**r.data()) for r in rows)
 
+    # -- ingest jobs (the API's upload queue; its state lives here so any worker reads it) --
+    def create_job(self, job_id: str, **fields: Any) -> None:
+        """``fields``: key_id, team, collection, files, worker, options (JSON), size."""
+        self.run(queries.CREATE_JOB, id=job_id, **fields)
+
+    def update_job(
+        self, job_id: str, state: str, report: str | None = None, error: str | None = None
+    ) -> None:
+        self.run(queries.UPDATE_JOB, id=job_id, state=state, report=report, error=error)
+
+    def job(self, job_id: str) -> dict[str, Any] | None:
+        rows = self.run(queries.JOB, id=job_id)
+        return rows[0].data() if rows else None
+
+    def jobs(self, key_id: str | None, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+        """A page of jobs, newest first (of one key, or of all when ``key_id`` is None)."""
+        rows = self.run(queries.LIST_JOBS, key_id=key_id, offset=offset, limit=limit)
+        total = self.run(queries.COUNT_JOBS, key_id=key_id)[0]["total"]
+        return [r.data() for r in rows], int(total)
+
+    def unfinished_jobs(self) -> list[dict[str, Any]]:
+        return [r.data() for r in self.run(queries.UNFINISHED_JOBS)]
+
+    def claim_job(self, job_id: str, previous: str | None, worker: str) -> bool:
+        """Take over a job from a process that is gone; False when another worker did."""
+        return bool(self.run(queries.CLAIM_JOB, id=job_id, previous=previous, worker=worker))
+
+    def abandon_job(self, job_id: str, error: str) -> None:
+        self.run(queries.ABANDON_JOB, id=job_id, error=error)
+
     def counts(self) -> dict[str, int]:
         record = self.run(queries.COUNTS)[0]
         return {key: int(value) for key, value in record.items()}
@@ -380,6 +523,125 @@ class Neo4jGraphStore:
 
     def close(self) -> None:
         self._driver.close()
+
+
+@dataclass
+class _WriteRows:
+    """A write's rows as Cypher parameters."""
+
+    docs: list[dict[str, Any]] = field(default_factory=list)
+    atoms: list[dict[str, Any]] = field(default_factory=list)
+    deletions: list[dict[str, str]] = field(default_factory=list)
+    held: list[dict[str, Any]] = field(default_factory=list)
+    orphaned: list[str] = field(default_factory=list)
+    mentions: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, changes: Sequence[DocumentWrite]) -> _WriteRows:
+        return cls(
+            docs=[
+                {
+                    **c.document.model_dump(mode="json", exclude={"metadata"}),
+                    "metadata": json.dumps(c.document.metadata, ensure_ascii=False),
+                    "link_hash": c.link_hash,
+                    "about": c.about,
+                    "declares": [
+                        {"id": e.id, "aliases": e.aliases, "description": e.description}
+                        for e in c.declares
+                    ],
+                }
+                for c in changes
+            ],
+            atoms=[_atom_row(atom) for c in changes for atom in c.upsert],
+            deletions=[
+                {"id": atom_id, "document_id": c.document.id}
+                for c in changes
+                for atom_id in c.delete
+            ],
+            held=[_atom_row(atom) for c in changes for atom in c.hold],
+            orphaned=[atom_id for c in changes for atom_id in c.orphaned],
+            mentions=[{"id": i, "entities": e} for c in changes for i, e in c.mentions.items()],
+        )
+
+    @classmethod
+    def split(
+        cls,
+        rows: _WriteRows,
+        atoms: list[dict[str, Any]],
+        mentions: list[dict[str, Any]],
+        size: int,
+    ) -> list[_WriteRows]:
+        """The changes to a document's existing atoms (``atoms``, deletions, held, orphaned,
+        ``mentions``) in parts of about ``size`` rows."""
+        parts: list[_WriteRows] = []
+        for start in range(0, max(len(atoms), len(rows.deletions), len(mentions), 1), size):
+            end = start + size
+            parts.append(
+                cls(
+                    atoms=atoms[start:end],
+                    deletions=rows.deletions[start:end],
+                    mentions=mentions[start:end],
+                )
+            )
+        parts[-1].held, parts[-1].orphaned = rows.held, rows.orphaned
+        return parts
+
+
+def _check_writable(tx: neo4j.ManagedTransaction, rows: _WriteRows, writer: Writer) -> None:
+    """Refuse (``PermissionDeniedError``, nothing written) documents ``writer`` may not
+    change, and atom ids of another document."""
+    who = {"team": writer.team, "user": writer.user, "trusted": writer.trusted}
+    for batch in _batches(rows.docs):
+        refused = list(tx.run(queries.FORBIDDEN_DOCUMENTS, docs=batch, **who))
+        if refused:
+            raise PermissionDeniedError(
+                "不能修改属于其他团队或他人的文档："
+                + "、".join(str(r["path"]) for r in refused)
+                + " (documents of another team or person)"
+            )
+    for batch in _batches(rows.atoms):
+        if list(tx.run(queries.FOREIGN_ATOMS, atoms=batch)):
+            raise PermissionDeniedError("知识编号与其他文档冲突 (atom ids of another document)")
+
+
+def _write_atoms(
+    tx: neo4j.ManagedTransaction, rows: _WriteRows, writer: Writer, upsert: str, mention: str
+) -> None:
+    """Deletions, upserts, held source changes, orphans and mentions; history kept."""
+    for batch in _batches(rows.deletions):
+        tx.run(queries.VERSION_BEFORE_DELETE, rows=batch, by=writer.label)
+        tx.run(queries.DELETE_ATOMS, rows=batch)
+    for batch in _batches(rows.atoms):
+        tx.run(queries.VERSION_BEFORE_OVERWRITE, atoms=batch, by=writer.label)
+        tx.run(upsert, atoms=batch)
+    for batch in _batches(rows.held):
+        tx.run(queries.HOLD_ATOMS, atoms=batch)
+    if rows.orphaned:
+        tx.run(queries.FLAG_SOURCE_REMOVED, ids=rows.orphaned)
+    for batch in _batches(rows.mentions):
+        tx.run(mention, rows=batch)
+
+
+@contextmanager
+def _unavailable() -> Iterator[None]:
+    """Driver failures as ``GraphUnavailableError``, with what a person should do."""
+    try:
+        yield
+    except IncompleteCommit as exc:
+        raise GraphUnavailableError(
+            "与 Neo4j 的连接在提交时中断，无法确认这批写入是否生效；Neo4j 恢复后重新运行同样的"
+            "操作即可（已写入的会跳过，未完成的会补齐） (the connection to Neo4j dropped while "
+            f"committing; rerun the same command once Neo4j is back: {exc})"
+        ) from exc
+    except (ServiceUnavailable, SessionExpired) as exc:
+        raise GraphUnavailableError(f"Neo4j is unreachable: {exc}") from exc
+    except TransientError as exc:  # still failing after the driver's retries
+        raise GraphUnavailableError(f"Neo4j could not complete the request: {exc}") from exc
+
+
+def _who(viewer: Viewer) -> dict[str, str | None]:
+    """The ``$team`` and ``$user`` of ``kg.queries.VISIBLE_ATOM``."""
+    return {"team": viewer.team, "user": viewer.user}
 
 
 def _batches(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
@@ -407,25 +669,48 @@ def _atom_row(atom: Atom) -> dict[str, Any]:
 
 
 def _stored_atom(r: neo4j.Record) -> StoredAtom:
+    """An atom as read back. Fields a hand edit left missing or invalid never fail a read:
+    they fail closed (``atom_problems``): an unknown visibility is private to the owner, an
+    unknown status is deprecated (out of search), an unknown type a knowledge card."""
+    fields = sanitized_atom_fields(r)
     atom = Atom(
         id=r["id"],
-        type=r["type"],
-        title=r["title"],
-        text=r["text"],
         source=SourceSpan(
-            document_id=r["document_id"], section=r["section"], start=r["start"], end=r["end"]
+            document_id=r["document_id"] or "",
+            section=_text(r["section"]),
+            start=_count(r["start"]),
+            end=_count(r["end"]),
         ),
-        entities=r["entities"],
-        owner=r["owner"],
-        contributors=r["contributors"],
-        visibility=r["visibility"],
-        team=r["team"],
-        status=r["status"],
-        version=r["version"],
-        content_hash=r["content_hash"],
-        created_at=r["created_at"].to_native(),
-        updated_at=r["updated_at"].to_native(),
+        entities=[e for e in r["entities"] if isinstance(e, str)],
+        owner=_optional_text(r["owner"]),
+        contributors=[c for c in r["contributors"] or [] if isinstance(c, str)],
+        team=_optional_text(r["team"]),
+        content_hash=_text(r["content_hash"]) or "-",
+        created_at=_time(r["created_at"]),
+        updated_at=_time(r["updated_at"]),
+        **fields,
     )
     return StoredAtom(
-        atom=atom, document_title=r["document_title"], document_path=r["document_path"]
+        atom=atom,
+        document_title=_text(r["document_title"]),
+        document_path=_text(r["document_path"]),
     )
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _optional_text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and value >= 0 else 0
+
+
+def _time(value: Any) -> datetime:
+    native = value.to_native() if hasattr(value, "to_native") else value
+    if isinstance(native, datetime):
+        return native if native.tzinfo else native.replace(tzinfo=UTC)
+    return datetime(1970, 1, 1, tzinfo=UTC)

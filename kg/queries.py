@@ -7,24 +7,79 @@ take them as parameters), and the index names and dimensions in ``schema.py``.
 
 from kg.models import EntityKind, RelationType
 
+# -- access ----------------------------------------------------------------------------------
+# Whether the caller ($team, $user; either may be null) may see the atom `a`:
+# ``kg.access.Viewer.can_see`` in Cypher, strictly true or false (never null). Public; team
+# for its own team; anything else, missing or unknown visibility included, for its owner only.
+VISIBLE_ATOM = """(coalesce(a.visibility = 'public', false)
+  OR (coalesce(a.visibility = 'team', false) AND coalesce(a.team = $team, false))
+  OR (NOT coalesce(a.visibility IN ['public', 'team'], false)
+      AND coalesce(a.owner = $user, false)))"""
+
 # -- documents -------------------------------------------------------------------------------
 DOCUMENT_STATES = """
 UNWIND $ids AS id
 MATCH (d:Document {id: id})
 OPTIONAL MATCH (a:Atom)-[:FROM]->(d)
 RETURN d.id AS id, d.content_hash AS content_hash, d.link_hash AS link_hash,
-       coalesce(d.removed, false) AS removed,
+       coalesce(d.removed, false) AS removed, d.namespace AS namespace,
+       coalesce(d.derived, true) AS derived,
        collect([a.id, a.content_hash]) AS atoms,
-       collect(CASE WHEN a.curated_at IS NOT NULL THEN a.id END) AS curated
+       collect(CASE WHEN a.curated_at IS NOT NULL THEN a.id END) AS curated,
+       collect({visibility: a.visibility, team: a.team, owner: a.owner}) AS access
+"""
+
+# Documents of a batch a writer ($team, $user) may not change: another namespace's, or ones
+# holding atoms the writer may not see (a colleague's private notes under the same name).
+# Checked in the writing transaction itself; the operator ($trusted) changes anything.
+FORBIDDEN_DOCUMENTS = (
+    """
+UNWIND $docs AS doc
+MATCH (d:Document {id: doc.id})
+WHERE coalesce(d.namespace, '') <> coalesce(doc.namespace, '')
+   OR (NOT $trusted AND EXISTS { MATCH (a:Atom)-[:FROM]->(d) WHERE NOT """
+    + VISIBLE_ATOM
+    + """ })
+RETURN d.id AS id, d.path AS path
+"""
+)
+
+# Atom ids a batch would take over from another document (never: ids derive from documents).
+FOREIGN_ATOMS = """
+UNWIND $atoms AS atom
+MATCH (a:Atom {id: atom.id})-[:FROM]->(d:Document)
+WHERE d.id <> atom.document_id
+RETURN a.id AS id
+"""
+
+# Ingest overwrites or deletes an atom: its earlier state is kept as an AtomVersion.
+VERSION_BEFORE_OVERWRITE = """
+UNWIND $atoms AS atom
+MATCH (a:Atom {id: atom.id}) WHERE a.content_hash <> atom.content_hash
+CREATE (v:AtomVersion {atom_id: a.id, version: a.version, title: a.title, text: a.text,
+                       type: a.type, status: a.status, visibility: a.visibility, team: a.team,
+                       owner: a.owner, changed_at: datetime(), changed_by: $by,
+                       reason: 'source_update'})
+CREATE (v)-[:VERSION_OF]->(a)
+"""
+
+VERSION_BEFORE_DELETE = """
+UNWIND $rows AS row
+MATCH (a:Atom {id: row.id})-[:FROM]->(:Document {id: row.document_id})
+CREATE (:AtomVersion {atom_id: a.id, version: a.version, title: a.title, text: a.text,
+                      type: a.type, status: a.status, visibility: a.visibility, team: a.team,
+                      owner: a.owner, changed_at: datetime(), changed_by: $by,
+                      reason: 'source_removed'})
 """
 
 UPSERT_DOCUMENTS = """
 UNWIND $docs AS doc
 MERGE (d:Document {id: doc.id})
-ON CREATE SET d.created_at = datetime()
+ON CREATE SET d.created_at = datetime(), d.namespace = doc.namespace
 SET d.path = doc.path, d.collection = doc.collection, d.title = doc.title,
     d.kind = doc.kind, d.content_hash = doc.content_hash, d.link_hash = doc.link_hash,
-    d.metadata = doc.metadata, d.ingested_at = datetime(), d.removed = false
+    d.metadata = doc.metadata, d.ingested_at = datetime(), d.removed = false,
+    d.derived = false, d.writing = null
 WITH d, doc
 OPTIONAL MATCH (d)-[r:ABOUT]->()
 DELETE r
@@ -35,15 +90,15 @@ MERGE (d)-[:ABOUT]->(e)
 """
 
 DELETE_ATOMS = """
-UNWIND $ids AS id
-MATCH (a:Atom {id: id})
+UNWIND $rows AS row
+MATCH (a:Atom {id: row.id})-[:FROM]->(:Document {id: row.document_id})
 DETACH DELETE a
 """
 
-UPSERT_ATOMS = """
+_UPSERT_ATOMS = """
 UNWIND $atoms AS atom
 MATCH (d:Document {id: atom.document_id})
-MERGE (a:Atom {id: atom.id})
+MERGE (a:%s {id: atom.id})
 ON CREATE SET a.created_at = datetime(), a.version = 0
 SET a.type = atom.type, a.title = atom.title, a.text = atom.text,
     a.section = atom.section, a.span_start = atom.start, a.span_end = atom.end,
@@ -55,6 +110,41 @@ SET a.type = atom.type, a.title = atom.title, a.text = atom.text,
     a.content_hash = atom.content_hash, a.version = a.version + 1,
     a.updated_at = datetime(), a.updated_by = 'ingest', a.embedding = null
 MERGE (a)-[:FROM]->(d)
+"""
+UPSERT_ATOMS = _UPSERT_ATOMS % "Atom"
+
+# A large document's new atoms are written in batches as :StagedAtom, which nothing reads,
+# and become :Atom together in the transaction that commits the document: readers see all
+# of them or none. An interrupted write leaves staged atoms, cleared by the next attempt.
+STAGE_ATOMS = _UPSERT_ATOMS % "StagedAtom"
+
+CLEAR_STAGED = """
+MATCH (s:StagedAtom)-[:FROM]->(:Document {id: $id})
+WITH s LIMIT $limit
+DETACH DELETE s
+RETURN count(*) AS cleared
+"""
+
+CLEAR_STAGED_OF_DOCUMENTS = """
+UNWIND $ids AS id
+MATCH (s:StagedAtom)-[:FROM]->(:Document {id: id})
+DETACH DELETE s
+"""
+
+COMMIT_STAGED = """
+MATCH (s:StagedAtom)-[:FROM]->(d:Document {id: $id})
+REMOVE s:StagedAtom
+SET s:Atom
+RETURN count(s) AS committed
+"""
+
+# A large document while its batches are written: its hash is not yet the new one, so an
+# interrupted write is redone by the next run.
+BEGIN_LARGE_DOCUMENT = """
+MERGE (d:Document {id: $doc.id})
+ON CREATE SET d.created_at = datetime(), d.namespace = $doc.namespace, d.path = $doc.path,
+              d.collection = $doc.collection, d.title = $doc.title, d.kind = $doc.kind
+SET d.writing = true
 """
 
 # Atoms a curator merged away or deleted: their snapshots remain, the atoms do not.
@@ -81,9 +171,9 @@ SET a.review = 'source_changed',
 """
 
 # Rewrites an atom's MENTIONS edges to exactly the given entities.
-SET_MENTIONS = """
+_SET_MENTIONS = """
 UNWIND $rows AS row
-MATCH (a:Atom {id: row.id})
+MATCH (a:%s {id: row.id})
 OPTIONAL MATCH (a)-[m:MENTIONS]->()
 WHERE m.by IS NULL  // links a curator made (m.by = who) survive relinking
 DELETE m
@@ -92,10 +182,13 @@ UNWIND row.entities AS entity_id
 MATCH (e:Entity {id: entity_id})
 MERGE (a)-[:MENTIONS]->(e)
 """
+SET_MENTIONS = _SET_MENTIONS % "Atom"
+SET_STAGED_MENTIONS = _SET_MENTIONS % "StagedAtom"
 
 COLLECTION_DOCUMENTS = """
 MATCH (d:Document {collection: $collection})
 WHERE NOT coalesce(d.removed, false)
+  AND coalesce(d.namespace, '') = coalesce($namespace, '')
 RETURN d.id AS id, d.path AS path
 """
 
@@ -104,7 +197,12 @@ UNWIND $ids AS id
 MATCH (d:Document {id: id})
 OPTIONAL MATCH (a:Atom)-[:FROM]->(d)
 WITH d, collect(a) AS atoms
-FOREACH (a IN atoms | DETACH DELETE a)
+FOREACH (a IN atoms |
+  CREATE (:AtomVersion {atom_id: a.id, version: a.version, title: a.title, text: a.text,
+                        type: a.type, status: a.status, visibility: a.visibility, team: a.team,
+                        owner: a.owner, changed_at: datetime(), changed_by: $by,
+                        reason: 'source_removed'})
+  DETACH DELETE a)
 DETACH DELETE d
 RETURN sum(size(atoms)) AS atoms
 """
@@ -119,6 +217,19 @@ SET a.status = 'deprecated', a.updated_at = datetime(), a.updated_by = 'ingest'
 RETURN count(a) AS atoms
 """
 
+# Everything derived from these documents' atoms (near-duplicate links, entity candidates) is
+# in the graph: until then a rerun recomputes it, even for documents whose hash is unchanged.
+MARK_DERIVED = """
+UNWIND $ids AS id
+MATCH (d:Document {id: id})
+SET d.derived = true
+"""
+
+UNDERIVED_DOCUMENTS = """
+MATCH (d:Document) WHERE d.derived = false
+RETURN d.id AS id, d.path AS path
+"""
+
 # -- entities --------------------------------------------------------------------------------
 _UPSERT_ENTITIES = """
 UNWIND $rows AS row
@@ -127,23 +238,49 @@ ON CREATE SET e.created_at = datetime(), e.aliases = []
 SET e:%s, e.name = row.name, e.kind = row.kind,
     e.aliases = reduce(acc = coalesce(e.aliases, []), alias IN row.aliases |
                        CASE WHEN alias IN acc THEN acc ELSE acc + alias END),
-    e.description = coalesce(row.description, e.description)
+    e.description = coalesce(e.description, row.description)
 """
 UPSERT_ENTITIES: dict[EntityKind, str] = {k: _UPSERT_ENTITIES % k.value for k in EntityKind}
 
-_UPSERT_RELATIONS = """
+# `sources`: the documents that state the relation (who may see it, ``VISIBLE_RELATION``).
+_RELATION_SOURCES = """
+SET r.sources = reduce(acc = coalesce(r.sources, []), doc IN row.documents |
+                       CASE WHEN doc IN acc THEN acc ELSE acc + doc END)
+"""
+_UPSERT_RELATIONS = (
+    """
 UNWIND $rows AS row
 MATCH (a:Entity {id: row.source}), (b:Entity {id: row.target})
 MERGE (a)-[r:%s]->(b)
 SET r.name = row.name
 """
+    + _RELATION_SOURCES
+)
 UPSERT_RELATIONS: dict[RelationType, str] = {
     t: _UPSERT_RELATIONS % t.value for t in RelationType if t is not RelationType.RELATED
 }
-UPSERT_RELATIONS[RelationType.RELATED] = """
+UPSERT_RELATIONS[RelationType.RELATED] = (
+    """
 UNWIND $rows AS row
 MATCH (a:Entity {id: row.source}), (b:Entity {id: row.target})
 MERGE (a)-[r:RELATED {name: row.name}]->(b)
+"""
+    + _RELATION_SOURCES
+)
+
+# What each written document says about the entities it names (their aliases and
+# description): an alias or a description is shown only to callers who may see a document
+# that states it (curators' own aliases, stated by no document, follow their entity).
+SET_DECLARES = """
+UNWIND $docs AS doc
+MATCH (d:Document {id: doc.id})
+OPTIONAL MATCH (d)-[old:DECLARES]->()
+DELETE old
+WITH DISTINCT d, doc
+UNWIND doc.declares AS declared
+MATCH (e:Entity {id: declared.id})
+MERGE (d)-[r:DECLARES]->(e)
+SET r.aliases = declared.aliases, r.description = declared.description
 """
 
 ENTITY_DICTIONARY = """
@@ -168,7 +305,7 @@ DETACH DELETE c
 # -- duplicates ------------------------------------------------------------------------------
 ATOM_TEXTS = """
 MATCH (a:Atom)-[:FROM]->(d:Document)
-RETURN a.id AS id, d.id AS document_id, a.text AS text
+RETURN a.id AS id, d.id AS document_id, a.text AS text, d.kind AS kind
 """
 
 LINK_DUPLICATES = """
@@ -227,7 +364,7 @@ WITH a, f.kind AS kind, count(DISTINCT coalesce(f.user, f.key_id)) AS voters
 WITH a, collect(CASE WHEN kind IS NOT NULL THEN [kind, voters] END) AS feedback
 RETURN a.id AS id, a.title AS title, a.text AS text, a.type AS type, a.status AS status,
        a.visibility AS visibility, a.team AS team, a.owner AS owner, a.version AS version,
-       feedback
+       feedback, head([(a)-[:FROM]->(d:Document) | d.id]) AS document_id
 """
 
 # Atoms people changed, whose links ingest no longer maintains (kg/relink.py): edited ones
@@ -312,7 +449,14 @@ RETURN e.id AS id, e.name AS name, e.kind AS kind, coalesce(e.aliases, []) AS al
 
 SNAPSHOT_RELATIONS = """
 MATCH (a:Entity)-[r]->(b:Entity)
-RETURN a.id AS source, coalesce(r.name, type(r)) AS name, b.id AS target
+RETURN a.id AS source, coalesce(r.name, type(r)) AS name, b.id AS target,
+       coalesce(r.sources, []) AS sources
+"""
+
+# Documents about or declaring each entity, with the aliases they give it (provenance).
+SNAPSHOT_BACKING = """
+MATCH (d:Document)-[r:ABOUT|DECLARES]->(e:Entity)
+RETURN e.id AS entity, d.id AS document, collect(r.aliases) AS aliases
 """
 
 SNAPSHOT_MENTIONS = "MATCH (a:Atom)-[:MENTIONS]->(e:Entity) RETURN a.id AS atom, e.id AS entity"
@@ -344,19 +488,69 @@ OPTIONAL MATCH (f:Feedback)-[:ABOUT]->(a)
 RETURN duplicates, collect(f.kind) AS feedback
 """
 
-ENTITY = """
-MATCH (e:Entity {id: $id})
-RETURN e.id AS id, e.name AS name, e.kind AS kind, coalesce(e.aliases, []) AS aliases,
-       e.description AS description
-"""
 
-ENTITY_RELATIONS = """
+# An entity, relation, alias or description is shown to a caller ($team, $user) only when an
+# atom or a document the caller may see backs it (an atom mentioning the entity, or an atom of
+# a document about it, declaring it or stating the relation): a team's names never reach
+# other teams. Counts count only what the caller may see.
+def _visible_entity(var: str) -> str:
+    """The entity bound to ``var`` (a fixed identifier, never user input) is backed."""
+    return (
+        f"(EXISTS {{ MATCH (a:Atom)-[:MENTIONS]->({var}) WHERE {VISIBLE_ATOM} }}"
+        f" OR EXISTS {{ MATCH (a:Atom)-[:FROM]->(:Document)-[:ABOUT|DECLARES]->({var})"
+        f" WHERE {VISIBLE_ATOM} }})"
+    )
+
+
+VISIBLE_ALIASES = (
+    """[alias IN coalesce(e.aliases, []) WHERE
+      NOT EXISTS { MATCH (:Document)-[r:DECLARES]->(e) WHERE alias IN r.aliases }
+      OR EXISTS { MATCH (a:Atom)-[:FROM]->(:Document)-[r:DECLARES]->(e)
+                  WHERE alias IN r.aliases AND """
+    + VISIBLE_ATOM
+    + " }]"
+)
+
+VISIBLE_RELATION = (
+    """(coalesce(size(r.sources), 0) = 0
+      OR EXISTS { MATCH (a:Atom)-[:FROM]->(d:Document) WHERE d.id IN r.sources AND """
+    + VISIBLE_ATOM
+    + " })"
+)
+
+ENTITY = (
+    """
+MATCH (e:Entity {id: $id})
+WHERE """
+    + _visible_entity("e")
+    + """
+RETURN e.id AS id, e.name AS name, e.kind AS kind, """
+    + VISIBLE_ALIASES
+    + """ AS aliases,
+       coalesce(
+         head([(a:Atom)-[:FROM]->(:Document)-[r:DECLARES]->(e)
+               WHERE r.description IS NOT NULL AND """
+    + VISIBLE_ATOM
+    + """ | r.description]),
+         CASE WHEN EXISTS { MATCH (:Document)-[r:DECLARES]->(e) WHERE r.description IS NOT NULL }
+              THEN null ELSE e.description END) AS description
+"""
+)
+
+ENTITY_RELATIONS = (
+    """
 MATCH (e:Entity {id: $id})-[r]-(other:Entity)
+WHERE """
+    + _visible_entity("other")
+    + " AND "
+    + VISIBLE_RELATION
+    + """
 RETURN type(r) AS type, coalesce(r.name, type(r)) AS name, startNode(r) = e AS outgoing,
        other.id AS id, other.name AS other_name, other.kind AS kind
 ORDER BY kind, other_name
 LIMIT $limit
 """
+)
 
 # Visibility fields come back with the ids: the caller filters before paging and counting.
 ENTITY_ATOMS = """
@@ -366,24 +560,33 @@ RETURN a.id AS id, a.visibility AS visibility, a.team AS team, a.owner AS owner
 ORDER BY a.updated_at DESC, a.id
 """
 
-FIND_ENTITIES = """
+_MATCHING_ENTITIES = (
+    """
 MATCH (e:Entity)
 WHERE ($kind IS NULL OR e.kind = $kind)
-  AND ($q IS NULL OR e.name CONTAINS $q
-       OR any(alias IN coalesce(e.aliases, []) WHERE alias CONTAINS $q))
-RETURN e.id AS id, e.name AS name, e.kind AS kind, coalesce(e.aliases, []) AS aliases,
-       COUNT { (e)<-[:MENTIONS]-(:Atom) } AS mentions
+  AND """
+    + _visible_entity("e")
+    + """
+WITH e, """
+    + VISIBLE_ALIASES
+    + """ AS aliases
+WHERE $q IS NULL OR e.name CONTAINS $q OR any(alias IN aliases WHERE alias CONTAINS $q)
+"""
+)
+
+FIND_ENTITIES = (
+    _MATCHING_ENTITIES
+    + """
+RETURN e.id AS id, e.name AS name, e.kind AS kind, aliases,
+       COUNT { MATCH (a:Atom)-[:MENTIONS]->(e) WHERE """
+    + VISIBLE_ATOM
+    + """ } AS mentions
 ORDER BY mentions DESC, e.id
 SKIP $offset LIMIT $limit
 """
+)
 
-COUNT_ENTITIES = """
-MATCH (e:Entity)
-WHERE ($kind IS NULL OR e.kind = $kind)
-  AND ($q IS NULL OR e.name CONTAINS $q
-       OR any(alias IN coalesce(e.aliases, []) WHERE alias CONTAINS $q))
-RETURN count(e) AS total
-"""
+COUNT_ENTITIES = _MATCHING_ENTITIES + "RETURN count(e) AS total"
 
 # -- API keys (only a hash of the secret is stored) ------------------------------------------
 CREATE_API_KEY = """
@@ -418,7 +621,8 @@ TOUCH_API_KEY = "MATCH (k:ApiKey {id: $id}) SET k.last_used_at = datetime()"
 # -- answers and feedback (the flywheel's raw events) -----------------------------------------
 RECORD_ANSWER = """
 CREATE (ans:Answer {id: $id, question: $question, intent: $intent, key_id: $key_id,
-                    team: $team, user: $user, channel: $channel, created_at: datetime()})
+                    team: $team, user: $user, channel: $channel, created_at: datetime(),
+                    answered: $answered, confidence: $confidence, leads: $leads})
 WITH ans
 UNWIND $citations AS cited
 MATCH (a:Atom {id: cited.atom_id})
@@ -447,11 +651,34 @@ CALL (f) {
 RETURN f.id AS id, toString(f.created_at) AS created_at
 """
 
+# -- knowledge gaps ------------------------------------------------------------------------------
+# Questions the knowledge held no reliable answer for (declined, or citing nothing), since
+# $since, grouped by the question as asked (trimmed, lower-cased), most asked first.
+_GAPS = """
+MATCH (q:Answer)
+WHERE q.created_at >= $since
+  AND (q.answered = false OR NOT (q)-[:CITES]->())
+  AND trim(coalesce(q.question, '')) <> ''
+WITH toLower(trim(q.question)) AS key, q
+WITH key, count(q) AS times, max(q.created_at) AS last, min(q.confidence) AS lowest,
+     collect(DISTINCT q.team) AS teams, collect(DISTINCT q.channel) AS channels,
+     head(collect(trim(q.question))) AS question
+"""
+GAPS = (
+    _GAPS
+    + """RETURN question, times, toString(last) AS last_asked, lowest AS confidence,
+       [t IN teams WHERE t IS NOT NULL] AS teams, channels
+ORDER BY times DESC, last DESC, question
+SKIP $offset LIMIT $limit
+"""
+)
+COUNT_GAPS = _GAPS + "RETURN count(key) AS total"
+
 # -- ingest jobs ----------------------------------------------------------------------------
 CREATE_JOB = """
 CREATE (j:IngestJob {id: $id, state: 'queued', key_id: $key_id, team: $team,
                      collection: $collection, files: $files, worker: $worker,
-                     created_at: datetime()})
+                     options: $options, size: $size, created_at: datetime()})
 """
 
 UPDATE_JOB = """
@@ -483,13 +710,27 @@ COUNT_JOBS = (
 
 UNFINISHED_JOBS = """
 MATCH (j:IngestJob) WHERE j.state IN ['queued', 'running']
-RETURN j.id AS id, j.worker AS worker
+RETURN j.id AS id, j.worker AS worker, j.files AS files, j.options AS options,
+       coalesce(j.size, 0) AS size
 """
 
-# Jobs a stopped server process left unfinished can never finish: say so, not "running" forever.
-ABANDON_JOBS = """
-UNWIND $ids AS id
-MATCH (j:IngestJob {id: id})
+# A job of a server process that is gone passes to this one, once: the write lock taken by
+# the first SET makes a second worker's claim read the new owner (Neo4j's documented pattern).
+CLAIM_JOB = """
+MATCH (j:IngestJob {id: $id})
+SET j._lock = true
+WITH j, (j.worker = $previous AND j.state IN ['queued', 'running']) AS mine
+SET j.worker = CASE WHEN mine THEN $worker ELSE j.worker END,
+    j.state = CASE WHEN mine THEN 'queued' ELSE j.state END,
+    j.resumed_at = CASE WHEN mine THEN datetime() ELSE j.resumed_at END
+REMOVE j._lock
+WITH j, mine WHERE mine
+RETURN j.id AS id
+"""
+
+# A job whose uploads are gone can never finish: say so, not "running" forever.
+ABANDON_JOB = """
+MATCH (j:IngestJob {id: $id})
 SET j.state = 'failed', j.error = $error, j.finished_at = datetime()
 """
 

@@ -27,6 +27,8 @@ CONSTRAINTS = (
     "CREATE INDEX document_collection IF NOT EXISTS FOR (d:Document) ON (d.collection)",
     "CREATE INDEX entity_name IF NOT EXISTS FOR (e:Entity) ON (e.name)",
     "CREATE INDEX atom_status IF NOT EXISTS FOR (a:Atom) ON (a.status)",
+    "CREATE INDEX staged_atom_id IF NOT EXISTS FOR (a:StagedAtom) ON (a.id)",
+    "CREATE INDEX document_derived IF NOT EXISTS FOR (d:Document) ON (d.derived)",
 )
 
 FULLTEXT = (

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from kg.access import Writer
 from kg.models import Atom, Document, Entity, Relation
 
 if TYPE_CHECKING:
@@ -30,6 +31,9 @@ class DocumentState:
     removed: bool
     atoms: dict[str, str] = field(default_factory=dict)
     curated: frozenset[str] = frozenset()  # atoms a curator has edited since ingest
+    namespace: str | None = None
+    derived: bool = True  # near-duplicates and candidates of its atoms are in the graph
+    access: list[dict[str, str | None]] = field(default_factory=list)  # its atoms' visibility
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,9 @@ class DocumentWrite:
     # an atom whose section left the source is flagged instead of deleted.
     hold: list[Atom] = field(default_factory=list)
     orphaned: list[str] = field(default_factory=list)
+    # The entities the document names, with the aliases and description it gives them
+    # (``DECLARES``); written only when the document's content changed.
+    declares: list[Entity] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -64,10 +71,14 @@ class GraphRows:
     which atom mentions which entity."""
 
     atoms: list[dict[str, Any]]  # id, title, text, type, status, visibility, team, owner,
-    # version, and feedback: [[kind, distinct voters], ...]
+    # version, document_id, and feedback: [[kind, distinct voters], ...]
     entities: list[DictionaryEntry]
     relations: list[tuple[str, str, str]]
     mentions: list[tuple[str, str]]
+    # Provenance (who may see which name): (entity, document, aliases the document gives)
+    # for documents about or declaring an entity, and the documents stating each relation.
+    backing: list[tuple[str, str, list[str]]] = field(default_factory=list)
+    relation_sources: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
 
 
 class GraphStore(Protocol):
@@ -77,11 +88,21 @@ class GraphStore(Protocol):
 
     def document_states(self, ids: Sequence[str]) -> dict[str, DocumentState]: ...
 
-    def write_documents(self, changes: Sequence[DocumentWrite]) -> None: ...
+    def write_documents(self, changes: Sequence[DocumentWrite], writer: Writer) -> None: ...
 
-    def collection_documents(self, collection: str) -> dict[str, str]: ...
+    def write_large_document(self, change: DocumentWrite, writer: Writer, batch: int) -> None: ...
 
-    def remove_documents(self, ids: Sequence[str], mode: Literal["delete", "deprecate"]) -> int: ...
+    def mark_derived(self, ids: Sequence[str]) -> None: ...
+
+    def underived_documents(self) -> list[tuple[str, str]]: ...
+
+    def collection_documents(
+        self, collection: str, namespace: str | None = None
+    ) -> dict[str, str]: ...
+
+    def remove_documents(
+        self, ids: Sequence[str], mode: Literal["delete", "deprecate"], by: str = "ingest"
+    ) -> int: ...
 
     def upsert_entities(self, entities: Sequence[Entity]) -> None: ...
 
@@ -93,7 +114,7 @@ class GraphStore(Protocol):
 
     def save_candidates(self, rows: Sequence[tuple[str, int, list[str]]]) -> None: ...
 
-    def atom_texts(self) -> list[tuple[str, str, str]]: ...
+    def atom_texts(self) -> list[tuple[str, str, str, str]]: ...
 
     def link_duplicates(self, pairs: Sequence[tuple[str, str, float]]) -> None: ...
 

@@ -14,12 +14,16 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from kg.dictionary import EntityDictionary
+from kg.dictionary import EntityDictionary, normalize
 from kg.errors import IndexNotReadyError
 from kg.store import DictionaryEntry
 from retrieval.base import Hit
 from retrieval.query import Query
+
+if TYPE_CHECKING:
+    from retrieval.visibility import EntityScope
 
 HOP_WEIGHT = (1.0, 0.5, 0.25)
 MAX_NEIGHBOURS = 25
@@ -38,6 +42,36 @@ class GraphSnapshot:
     mentions: dict[str, list[str]] = field(default_factory=dict)
     atoms: dict[str, dict[str, str]] = field(default_factory=dict)
     priors: dict[str, float] = field(default_factory=dict)  # feedback (retrieval/feedback.py)
+    # Provenance, for who may see which name (retrieval/visibility.py): each atom's document;
+    # the documents about or declaring each entity, with the aliases they give it; the
+    # documents stating each relation ("source\x1fname\x1ftarget").
+    documents: dict[str, str] = field(default_factory=dict)
+    backing: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    relation_sources: dict[str, list[str]] = field(default_factory=dict)
+    _document_atoms: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
+    _surfaces: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
+
+    def named(self, surface: str) -> list[str]:
+        """The entities a name or alias (any case or width) stands for (an index built once)."""
+        if self._surfaces is None:
+            by_surface: dict[str, list[str]] = defaultdict(list)
+            for entity_id, name in self.names.items():
+                for form in {
+                    normalize(name),
+                    *(normalize(a) for a in self.aliases.get(entity_id, [])),
+                }:
+                    by_surface[form].append(entity_id)
+            self._surfaces = dict(by_surface)
+        return self._surfaces.get(normalize(surface), [])
+
+    def document_atoms(self, document_id: str) -> list[str]:
+        """The atoms of a document (the inverse of ``documents``, built once)."""
+        if self._document_atoms is None:
+            by_document: dict[str, list[str]] = defaultdict(list)
+            for atom_id, doc in self.documents.items():
+                by_document[doc].append(atom_id)
+            self._document_atoms = dict(by_document)
+        return self._document_atoms.get(document_id, [])
 
     @classmethod
     def build(
@@ -46,10 +80,21 @@ class GraphSnapshot:
         relations: Iterable[tuple[str, str, str]],
         mentions: Iterable[tuple[str, str]],
         atoms: dict[str, dict[str, str]],
+        *,
+        documents: dict[str, str] | None = None,
+        backing: Iterable[tuple[str, str, list[str]]] = (),
+        relation_sources: dict[tuple[str, str, str], list[str]] | None = None,
     ) -> GraphSnapshot:
         """From entities, (source, name, target) and (atom id, entity id) rows, and each atom's
-        ``type``, ``status``, ``visibility`` and ``team`` (for filters)."""
-        snapshot = cls(atoms=dict(atoms))
+        ``type``, ``status``, ``visibility``, ``team`` and ``owner`` (for filters); with
+        provenance: each atom's document, (entity, document, aliases it gives) rows and the
+        documents stating each relation."""
+        snapshot = cls(atoms=dict(atoms), documents=dict(documents or {}))
+        for entity_id, document_id, aliases in backing:
+            snapshot.backing.setdefault(entity_id, {})[document_id] = list(aliases)
+        snapshot.relation_sources = {
+            relation_key(*key): list(docs) for key, docs in (relation_sources or {}).items() if docs
+        }
         for entity in entities:
             snapshot.names[entity.id] = entity.name
             snapshot.kinds[entity.id] = entity.kind
@@ -82,6 +127,9 @@ class GraphSnapshot:
             "mentions": self.mentions,
             "atoms": self.atoms,
             "priors": self.priors,
+            "documents": self.documents,
+            "backing": self.backing,
+            "relation_sources": self.relation_sources,
         }
         (directory / SNAPSHOT_FILE).write_text(json.dumps(data, ensure_ascii=False))
 
@@ -95,6 +143,10 @@ class GraphSnapshot:
             ) from exc
         data["neighbours"] = {k: [tuple(p) for p in v] for k, v in data["neighbours"].items()}
         return cls(**data)
+
+
+def relation_key(source: str, name: str, target: str) -> str:
+    return f"{source}\x1f{name}\x1f{target}"
 
 
 @dataclass(frozen=True)
@@ -115,14 +167,15 @@ class GraphRetriever:
                 degree[atom_id] += 1
         self._degree = dict(degree)
 
-    def walk(self, entity_ids: list[str]) -> dict[str, GraphHit]:
+    def walk(self, entity_ids: list[str], scope: EntityScope | None = None) -> dict[str, GraphHit]:
         """Best-scoring path to every reachable atom; an atom reached from several recognised
-        entities adds up their scores (it is about more of the question)."""
+        entities adds up their scores (it is about more of the question). With a ``scope``,
+        walks only through entities and relations that caller may see."""
         best: dict[str, GraphHit] = {}
         total: dict[str, float] = defaultdict(float)
         for entity_id in entity_ids:
             reached: dict[str, GraphHit] = {}
-            for hop, node, path in self._expand(entity_id):
+            for hop, node, path in self._expand(entity_id, scope):
                 for atom_id in self._g.mentions.get(node, [])[:MAX_ATOMS_PER_ENTITY]:
                     if hop == 2 and self._g.atoms.get(atom_id, {}).get("type") != "case":
                         continue
@@ -135,19 +188,27 @@ class GraphRetriever:
                     best[atom_id] = hit
         return {a: GraphHit(a, total[a], best[a].path) for a in best}
 
-    def _expand(self, entity_id: str) -> Iterable[tuple[int, str, list[str]]]:
+    def _expand(
+        self, entity_id: str, scope: EntityScope | None
+    ) -> Iterable[tuple[int, str, list[str]]]:
         name = self._g.names.get(entity_id, entity_id)
         yield 0, entity_id, [name]
-        for neighbour, _ in self._g.neighbours.get(entity_id, [])[:MAX_NEIGHBOURS]:
+        for neighbour, _ in self._neighbours(entity_id, scope):
             neighbour_name = self._g.names.get(neighbour, neighbour)
             yield 1, neighbour, [name, neighbour_name]
             if self._g.kinds.get(neighbour) == "Industry":
-                for peer, _ in self._g.neighbours.get(neighbour, [])[:MAX_NEIGHBOURS]:
+                for peer, _ in self._neighbours(neighbour, scope):
                     if peer != entity_id and self._g.kinds.get(peer) == "Customer":
                         yield 2, peer, [name, neighbour_name, self._g.names.get(peer, peer)]
 
+    def _neighbours(self, entity_id: str, scope: EntityScope | None) -> list[tuple[str, str]]:
+        neighbours = self._g.neighbours.get(entity_id, [])
+        if scope is not None:
+            neighbours = [(n, r) for n, r in neighbours if scope.relation(entity_id, r, n)]
+        return neighbours[:MAX_NEIGHBOURS]
+
     def search(self, query: Query, top_k: int) -> list[Hit]:
-        walked = self.walk([e.id for e in query.entities])
+        walked = self.walk([e.id for e in query.entities], query.scope)
         # Among equal scores, an atom about fewer things is more specifically about these.
         ranked = sorted(
             walked.values(), key=lambda h: (-h.score, self._degree.get(h.atom_id, 0), h.atom_id)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from kg.dictionary import EntityDictionary
+from kg.models import atom_problems
 from kg.relink import plan_relinks
 from kg.store import GraphStore
 from retrieval.dense import FaissIndex
@@ -51,10 +52,19 @@ class DriftReport:
     missing: list[str]  # searchable in the graph, absent from the index
     stale: list[str]  # indexed at an older version
     extra: list[str]  # indexed, but deleted or deprecated in the graph
+    # Atoms with missing or invalid fields (served fail-closed until a curator fixes them).
+    invalid: list[tuple[str, list[str]]] = field(default_factory=list)
+    # Documents whose derived data (near-duplicates, candidates) an interrupted ingest left
+    # out; the next ingest completes them.
+    underived: list[str] = field(default_factory=list)
 
     @property
     def in_sync(self) -> bool:
         return not (self.missing or self.stale or self.extra)
+
+    @property
+    def sound(self) -> bool:
+        return self.in_sync and not (self.invalid or self.underived)
 
 
 def sync_index(
@@ -143,10 +153,10 @@ def _sync(
         graph_rows.entities,
         graph_rows.relations,
         [(a, e) for a, e in graph_rows.mentions if a in versions],
-        {
-            atom_id: {k: str(a[k] or "") for k in ("type", "status", "visibility", "team", "owner")}
-            for atom_id, a in atoms.items()
-        },
+        {atom_id: _access_meta(a) for atom_id, a in atoms.items()},
+        documents={atom_id: str(a.get("document_id") or "") for atom_id, a in atoms.items()},
+        backing=graph_rows.backing,
+        relation_sources=graph_rows.relation_sources,
     )
     graph.priors = feedback_priors(atoms.values())
     memory = feedback_memory(store, embedder, previous.memory if previous else None)
@@ -156,6 +166,15 @@ def _sync(
     removed = sum(1 for a in old_versions if a not in versions)
     logger.info("index synced: %d embedded, %d indexed", len(pending), len(versions))
     return SyncReport(len(pending), len(versions), added, changed, removed, len(edited), relinked)
+
+
+def _access_meta(atom: dict[str, Any]) -> dict[str, str]:
+    """What filters and access rules read of an atom; one a hand edit broke is private to its
+    owner (``kg.models.atom_problems``), as every read of it from the graph treats it."""
+    meta = {k: str(atom[k] or "") for k in ("type", "status", "visibility", "team", "owner")}
+    if atom_problems(atom):
+        meta["visibility"] = "private"
+    return meta
 
 
 def relink_changed_atoms(store: GraphStore, earlier_texts: dict[str, list[str]]) -> int:
@@ -209,4 +228,8 @@ def check_drift(store: GraphStore, index_dir: Path) -> DriftReport:
         missing=sorted(searchable - indexed.keys()),
         stale=sorted(a for a, v in indexed.items() if a in current and current[a] != v),
         extra=sorted(indexed.keys() - searchable),
+        invalid=sorted(
+            (str(a["id"]), problems) for a in graph_rows.atoms if (problems := atom_problems(a))
+        ),
+        underived=sorted(path for _, path in store.underived_documents()),
     )

@@ -62,6 +62,7 @@ def ingest(
         on_removed=on_removed.value,
         sync_removed=sync_removed,
         default_status=status,
+        limits=runtime.parse_limits(settings),
     )
     store = runtime.open_store(settings)
     try:
@@ -227,7 +228,8 @@ def index_sync(
 
 @index_app.command("check")
 def index_check() -> None:
-    """Report drift between the search index and the graph; exit 1 when they differ."""
+    """Report drift between the search index and the graph, atoms with invalid fields, and
+    documents an interrupted ingest left incomplete; exit 1 when any is found."""
     from retrieval.index_sync import check_drift
 
     settings = Settings()
@@ -238,7 +240,24 @@ def index_check() -> None:
         store.close()
     for label, ids in (("missing", drift.missing), ("stale", drift.stale), ("extra", drift.extra)):
         console.print(f"{label}: {len(ids)}" + (f"  e.g. {', '.join(ids[:3])}" if ids else ""))
+    console.print(f"atoms with invalid fields: {len(drift.invalid)}")
+    for atom_id, problems in drift.invalid[:20]:
+        console.print(f"  {atom_id}: {'; '.join(problems)}", highlight=False)
+    console.print(f"documents with incomplete derived data: {len(drift.underived)}")
+    for path in drift.underived[:20]:
+        console.print(f"  {path}", highlight=False)
     if not drift.in_sync:
         err.print("The index is out of step with the graph: run `skg index sync`.")
+    if drift.invalid:
+        err.print(
+            "Some atoms have missing or invalid fields; search treats them as private to their "
+            "owner or leaves them out. Fix them in Neo4j Browser (curation/02-needs-review)."
+        )
+    if drift.underived:
+        err.print(
+            "An interrupted ingest left near-duplicate links and entity candidates incomplete: "
+            "run `skg ingest` again on the same files."
+        )
+    if not drift.sound:
         raise typer.Exit(1)
-    console.print("The index is in step with the graph.")
+    console.print("The index is in step with the graph, and the graph is sound.")

@@ -7,9 +7,11 @@ import sys
 from typing import Annotated
 
 import typer
+from neo4j.exceptions import DriverError, Neo4jError
 from pydantic import ValidationError
 
 from api.cli.common import err
+from api.filemodes import restrict_new_files
 from kg.errors import SkgError
 
 app = typer.Typer(
@@ -40,6 +42,7 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log mor
 
 def main() -> None:
     """Console entry point: friendly errors instead of tracebacks."""
+    restrict_new_files()
     try:
         app()
     except SkgError as exc:
@@ -48,3 +51,11 @@ def main() -> None:
     except ValidationError as exc:
         err.print(f"[red]invalid settings:[/red] {exc}", markup=True, highlight=False)
         sys.exit(2)
+    except (DriverError, Neo4jError) as exc:  # a driver failure outside the store's mapping
+        err.print(
+            f"[red]error:[/red] Neo4j failed: {exc}. Check `skg neo4j status`, then rerun the "
+            "same command: ingest and sync pick up where they stopped.",
+            markup=True,
+            highlight=False,
+        )
+        sys.exit(1)

@@ -11,6 +11,7 @@ from rich.table import Table
 from api import models_setup, runtime
 from api.cli.common import console
 from api.cli.root import app, models_app, neo4j_app
+from api.filemodes import secure_tree
 from api.settings import Settings, ensure_password
 
 
@@ -29,6 +30,9 @@ def setup() -> None:
 
 # -- neo4j -----------------------------------------------------------------------------------
 def _start_neo4j(settings: Settings) -> None:
+    mended = secure_tree(settings.home)  # state of older versions was group/world-readable
+    if mended:
+        console.print(f"Made {mended} files and folders under {settings.home} private (600/700)")
     if not settings.managed_neo4j:
         console.print(f"Using the Neo4j at {settings.neo4j_uri} (NEO4J_URI); starting nothing.")
         return

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from fastapi import APIRouter, File, Form, Path, Query, UploadFile, status
 
-from api.deps import IngestViewer, JobsDep
+from api import runtime
+from api.deps import IngestViewer, JobsDep, ServicesDep
 from api.errors import responses
-from api.schemas import IngestJobPage, IngestJobPublic, next_offset
+from api.schemas import MAX_OFFSET, IngestJobPage, IngestJobPublic, next_offset
 from ingest.pipeline import IngestOptions
-from kg.errors import IngestError
+from kg.access import Writer
+from kg.errors import IngestError, PermissionDeniedError
 from kg.models import CurationStatus, Visibility
 
 router = APIRouter(prefix="/v1/ingest", tags=["ingest"])
@@ -24,6 +26,7 @@ MAX_FILES = 100
 def upload(
     viewer: IngestViewer,
     jobs: JobsDep,
+    services: ServicesDep,
     files: Annotated[
         list[UploadFile],
         File(description="md, txt, docx, pdf, csv, tsv, xlsx, json or jsonl; up to 100"),
@@ -39,12 +42,23 @@ def upload(
 ) -> IngestJobPublic:
     """Queue files for ingest. A file of an unsupported type refuses the request (nothing is
     kept); a file that turns out malformed is reported in the job and skipped while the rest
-    lands. Re-uploading a file of the same name to the same collection updates it."""
+    lands. Re-uploading a file of the same name to the same collection updates it; the
+    documents belong to the key's team (or, without one, its user), so another team's file
+    of the same name is another document. Front matter may not claim another team or owner,
+    and only admin keys import approved knowledge (drafts otherwise)."""
     if len(files) > MAX_FILES:
         raise IngestError(f"一次最多上传 {MAX_FILES} 个文件 (at most {MAX_FILES} files per job)")
+    writer = Writer.for_key(viewer)
+    if curation_status is CurationStatus.APPROVED and not writer.may_approve:
+        raise PermissionDeniedError(
+            "只有管理员密钥可以直接导入已审核的知识；请以草稿导入，由知识运营审核 "
+            "(only admin keys may import approved knowledge)"
+        )
     default = visibility or (Visibility.TEAM if viewer.team else Visibility.PUBLIC)
     if default is Visibility.TEAM and not viewer.team:
         raise IngestError("该密钥不属于任何团队，不能导入团队可见的知识 (the key has no team)")
+    if default is Visibility.PRIVATE and not viewer.user:
+        raise IngestError("该密钥未绑定个人，不能导入个人可见的知识 (the key has no user)")
     options = IngestOptions(
         collection=collection,
         sync_removed=False,
@@ -52,6 +66,8 @@ def upload(
         default_visibility=default,
         default_team=viewer.team,
         default_owner=viewer.user,
+        writer=writer,
+        limits=runtime.parse_limits(services.settings),
     )
     contents = [(f.filename or "", f.file.read()) for f in files]
     job_id = jobs.submit(viewer, contents, options)
@@ -62,7 +78,7 @@ def upload(
 def list_jobs(
     viewer: IngestViewer,
     jobs: JobsDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> IngestJobPage:
     """This key's jobs, newest first (every job for an admin key)."""
@@ -77,7 +93,9 @@ def list_jobs(
 @router.get(
     "/jobs/{job_id}", response_model=IngestJobPublic, responses={**ERRORS, **responses(404)}
 )
-def read_job(job_id: str, viewer: IngestViewer, jobs: JobsDep) -> IngestJobPublic:
+def read_job(
+    job_id: Annotated[str, Path(max_length=64)], viewer: IngestViewer, jobs: JobsDep
+) -> IngestJobPublic:
     """A job's state; once finished, its report (documents and atoms written, files skipped
     and why) or its error."""
     return IngestJobPublic(**jobs.get(job_id, viewer))

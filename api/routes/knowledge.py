@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query
 from api.deps import ReaderViewer, ServicesDep
 from api.errors import responses
 from api.schemas import (
+    MAX_OFFSET,
     AtomDetail,
     EntityDetail,
     EntityPage,
@@ -59,13 +60,14 @@ def find_entities(
     services: ServicesDep,
     q: Annotated[str | None, Query(max_length=100, description="part of a name or alias")] = None,
     kind: EntityKind | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> EntityPage:
     """Customers, industries, products, competitors, terms... by name or alias, most
-    mentioned first."""
+    mentioned first. Only entities backed by an atom or document the key may see are listed,
+    with the aliases it may see; ``mentions`` counts the atoms it may see."""
     rows, total = services.store.find_entities(
-        q.strip() if q else None, kind.value if kind else None, offset, limit
+        q.strip() if q else None, kind.value if kind else None, offset, limit, viewer
     )
     return EntityPage(
         items=[EntitySummary(**r) for r in rows],
@@ -79,13 +81,14 @@ def read_entity(
     entity_id: Annotated[str, Path(max_length=200, examples=["customer:宁德时代"])],
     viewer: ReaderViewer,
     services: ServicesDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> EntityDetail:
     """An entity, its relations, and a page of the atoms about it that the key may see (the
-    total counts only those)."""
+    total counts only those). 404 for an entity nothing the key may see backs, exactly as for
+    one that does not exist."""
     store = services.store
-    entity = store.entity(entity_id)
+    entity = store.entity(entity_id, viewer)
     if entity is None:
         raise NotFoundError(f"没有这个实体：{entity_id} (no such entity)")
     visible = [a["id"] for a in store.entity_atoms(entity_id, SEARCHABLE) if viewer.can_see(a)]
@@ -101,7 +104,7 @@ def read_entity(
                 direction="out" if r["outgoing"] else "in",
                 other=EntityRef(id=r["id"], name=r["other_name"], kind=r["kind"]),
             )
-            for r in store.entity_relations(entity_id, MAX_RELATIONS)
+            for r in store.entity_relations(entity_id, MAX_RELATIONS, viewer)
         ],
         atoms=[atom_public(a) for a in page if viewer.can_see(live_meta(a))],
         atoms_total=len(visible),

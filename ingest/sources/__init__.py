@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
+from ingest.limits import ParseLimits, check_atoms, check_zip, parse_budget
 from ingest.parsed import ParsedSource, SourceText, metadata_entities
 from ingest.sources import office, structured, tables
 from ingest.sources.markdown import load_text
@@ -15,7 +17,8 @@ from kg.models import Atom, Document, DocumentKind, Entity, EntityKind, Relation
 
 TEXT_SUFFIXES = (".md", ".markdown", ".txt")
 SUPPORTED_SUFFIXES = (*TEXT_SUFFIXES, ".docx", ".pdf", ".csv", ".tsv", ".xlsx", ".json", ".jsonl")
-MAX_FILE_BYTES = 50 * 1024 * 1024
+ZIP_SUFFIXES = (".docx", ".xlsx")
+DEFAULT_LIMITS = ParseLimits()
 # A folder's README describes the folder; it is not sales knowledge.
 IGNORED_STEMS = {"readme"}
 
@@ -56,25 +59,66 @@ def parse_folder(folder: Path, options: SplitOptions | None = None) -> list[Pars
     ]
 
 
-def document_id(collection: str, relative_path: str) -> str:
-    """Stable id of a document from its collection and its path inside it."""
+def document_id(collection: str, relative_path: str, namespace: str | None = None) -> str:
+    """Stable id of a document from its owner's namespace, its collection and its path in it.
+
+    The organisation's own documents (``namespace`` None) keep the id they always had; a
+    team's or a user's same-named file is another document.
+    """
     key = f"{collection}/{relative_path}"
+    if namespace is not None:
+        key = json.dumps([namespace, collection, relative_path], ensure_ascii=False)
     return "doc-" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
 
 
 def parse_file(
-    path: Path, relative: str, collection: str, known: dict[str, EntityKind], options: SplitOptions
+    path: Path,
+    relative: str,
+    collection: str,
+    known: dict[str, EntityKind],
+    options: SplitOptions,
+    namespace: str | None = None,
+    limits: ParseLimits = DEFAULT_LIMITS,
 ) -> ParsedSource:
-    """Parse one file of any supported format; ``IngestError`` says what is wrong with it."""
+    """Parse one file of any supported format within ``limits``; ``IngestError`` says what is
+    wrong with it."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise IngestError(f"{path}: unsupported file type {suffix!r}")
     size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise IngestError(f"{path}: {size} bytes is over the {MAX_FILE_BYTES} byte limit")
+    if size > limits.max_file_bytes:
+        raise IngestError(
+            f"{path}: 文件 {size} 字节，超过上限 {limits.max_file_bytes} "
+            f"({size} bytes is over the {limits.max_file_bytes} byte limit)"
+        )
     if size == 0:
         raise IngestError(f"{path}: the file is empty")
-    doc_id = document_id(collection, relative)
+    if suffix in ZIP_SUFFIXES:
+        check_zip(path, limits)
+    with parse_budget(path, limits):
+        parsed = _parse(
+            path,
+            suffix,
+            document_id(collection, relative, namespace),
+            relative,
+            collection,
+            known,
+            options,
+        )
+    check_atoms(path, len(parsed.atoms), limits)
+    parsed.document.namespace = namespace
+    return parsed
+
+
+def _parse(
+    path: Path,
+    suffix: str,
+    doc_id: str,
+    relative: str,
+    collection: str,
+    known: dict[str, EntityKind],
+    options: SplitOptions,
+) -> ParsedSource:
     if suffix in (*TEXT_SUFFIXES, ".docx", ".pdf"):
         source = {".docx": office.load_docx, ".pdf": office.load_pdf}.get(suffix, load_text)(path)
         return _from_text(source, doc_id, relative, collection, options)

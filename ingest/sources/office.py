@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from zipfile import BadZipFile
 
+from ingest.limits import tick
 from ingest.parsed import SourceText
 from ingest.sources.markdown import source_text
 from kg.errors import IngestError
@@ -59,6 +60,7 @@ def load_docx(path: Path) -> SourceText:
         raise IngestError(f"{path}: not a readable Word (.docx) file ({exc})") from exc
     lines = []
     for paragraph in document.paragraphs:
+        tick()
         text = paragraph.text.strip()
         style = (paragraph.style.name if paragraph.style is not None else "").lower()
         if not text:
@@ -71,6 +73,7 @@ def load_docx(path: Path) -> SourceText:
             lines.append(text)
     for table in document.tables:
         for row in table.rows:
+            tick()
             lines.append(" | ".join(cell.text.strip() for cell in row.cells))
     return _with_metadata(path, lines)
 
@@ -81,7 +84,10 @@ def load_pdf(path: Path) -> SourceText:
 
     try:
         reader = PdfReader(str(path))
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages = []
+        for page in reader.pages:
+            tick()
+            pages.append(page.extract_text() or "")
     except (PdfReadError, ValueError, KeyError) as exc:
         raise IngestError(f"{path}: not a readable PDF ({exc})") from exc
     lines = [line.strip() for page in pages for line in page.splitlines() if line.strip()]

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ingest.limits import tick
 from ingest.parsed import parse_status, parse_visibility
 from ingest.sources.markdown import read_utf8
 from ingest.splitter import SplitOptions
@@ -67,6 +68,7 @@ def records_to_atoms(
     atoms: list[Atom] = []
     seen: set[str] = set()
     for number, record in enumerate(records, start=1):
+        tick()
         text = str(record.get("text", "")).strip()
         if not text:
             raise IngestError(f"{path}: record {number} has no 'text'")

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from zipfile import BadZipFile
 
+from ingest.limits import tick
 from ingest.parsed import split_names
 from ingest.sources.markdown import read_utf8
 from kg.errors import IngestError
@@ -34,6 +35,7 @@ def read_rows(path: Path) -> list[Row]:
     header = [h.strip() for h in rows[0]]
     out = []
     for number, row in enumerate(rows[1:], start=2):
+        tick()
         if not any(cell.strip() for cell in row):
             continue
         if len(row) > len(header):
@@ -54,6 +56,7 @@ def _xlsx_rows(path: Path) -> Iterator[list[str]]:
         raise IngestError(f"{path}: not a readable Excel (.xlsx) file ({exc})") from exc
     try:
         for values in workbook.worksheets[0].iter_rows(values_only=True):
+            tick()
             yield ["" if v is None else str(v) for v in values]
     finally:
         workbook.close()
@@ -82,6 +85,7 @@ def glossary(rows: list[Row], document_id: str) -> tuple[list[Entity], list[Rela
     """One term entity (with aliases) and one term atom per row; related terms become edges."""
     entities, relations, atoms = [], [], []
     for number, row in enumerate(rows, start=2):
+        tick()
         name = row["术语"]
         if not name:
             continue

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
-from tests.conftest import SAMPLES, EVAL_DATA, TEST_BOLT_PORT, TEST_HOME, TEST_HTTP_PORT
+from tests.conftest import EVAL_DATA, SAMPLES, TEST_BOLT_PORT, TEST_HOME, TEST_HTTP_PORT
 
 pytestmark = pytest.mark.integration
 

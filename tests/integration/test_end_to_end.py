@@ -8,7 +8,7 @@ from api.app import create_app
 from ingest.pipeline import ingest_paths
 from retrieval.index_sync import check_drift, sync_index
 from speech.audio import decode
-from tests.conftest import SAMPLES, EVAL_DATA, wipe_graph
+from tests.conftest import EVAL_DATA, SAMPLES, wipe_graph
 
 pytestmark = pytest.mark.integration
 

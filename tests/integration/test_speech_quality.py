@@ -9,7 +9,7 @@ from retrieval.beir import load_beir
 from retrieval.tokenize import tokenize
 from speech.evaluation import evaluate_speech
 from speech.recognizer import SpeechRecognizer
-from tests.conftest import ROOT, SAMPLES, EVAL_DATA
+from tests.conftest import EVAL_DATA, ROOT, SAMPLES
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -7,6 +7,8 @@ from typing import Literal
 
 import numpy as np
 
+from kg.access import Writer
+from kg.errors import PermissionDeniedError
 from kg.models import Atom, CurationStatus, Document, Entity, Relation
 from kg.relink import AtomLinks, Relink
 from kg.store import DictionaryEntry, DocumentState, DocumentWrite, GraphRows, StoredAtom
@@ -26,6 +28,8 @@ class MemoryGraphStore:
         self.duplicates: list[tuple[str, str, float]] = []
         self.candidates: list[tuple[str, int, list[str]]] = []
         self.writes = 0
+        self.underived: set[str] = set()
+        self.large_writes = 0
         self.feedback: dict[str, list[list[object]]] = {}  # atom id -> [[kind, voters]]
 
     def ensure_schema(self, dimensions: int) -> None:
@@ -41,13 +45,40 @@ class MemoryGraphStore:
                     for a in self.atoms_by_id.values()
                     if a.source.document_id == document_id
                 }
-                states[document_id] = DocumentState(content, link, removed, atoms)
+                states[document_id] = DocumentState(
+                    content,
+                    link,
+                    removed,
+                    atoms,
+                    namespace=self.documents[document_id].namespace,
+                    derived=document_id not in self.underived,
+                    access=[
+                        {"visibility": a.visibility.value, "team": a.team, "owner": a.owner}
+                        for a in self.atoms_by_id.values()
+                        if a.source.document_id == document_id
+                    ],
+                )
         return states
 
-    def write_documents(self, changes: Sequence[DocumentWrite]) -> None:
+    def write_documents(self, changes: Sequence[DocumentWrite], writer: Writer) -> None:
+        for change in changes:
+            old = self.documents.get(change.document.id)
+            if old is not None and old.namespace != change.document.namespace:
+                raise PermissionDeniedError(f"{change.document.path}: another namespace")
         self.writes += 1
         for change in changes:
             self._write(change)
+            self.underived.add(change.document.id)
+
+    def write_large_document(self, change: DocumentWrite, writer: Writer, batch: int) -> None:
+        self.large_writes += 1
+        self.write_documents([change], writer)
+
+    def mark_derived(self, ids: Sequence[str]) -> None:
+        self.underived -= set(ids)
+
+    def underived_documents(self) -> list[tuple[str, str]]:
+        return [(i, self.documents[i].path) for i in sorted(self.underived)]
 
     def _write(self, change: DocumentWrite) -> None:
         doc = change.document
@@ -63,14 +94,18 @@ class MemoryGraphStore:
             self.vectors.pop(atom.id, None)
         self.mentions.update(change.mentions)
 
-    def collection_documents(self, collection: str) -> dict[str, str]:
+    def collection_documents(self, collection: str, namespace: str | None = None) -> dict[str, str]:
         return {
             d.id: d.path
             for d in self.documents.values()
-            if d.collection == collection and not self.doc_state[d.id][2]
+            if d.collection == collection
+            and d.namespace == namespace
+            and not self.doc_state[d.id][2]
         }
 
-    def remove_documents(self, ids: Sequence[str], mode: Literal["delete", "deprecate"]) -> int:
+    def remove_documents(
+        self, ids: Sequence[str], mode: Literal["delete", "deprecate"], by: str = "ingest"
+    ) -> int:
         affected = [a for a in self.atoms_by_id.values() if a.source.document_id in ids]
         for atom in affected:
             if mode == "delete":
@@ -107,8 +142,11 @@ class MemoryGraphStore:
     def save_candidates(self, rows: Sequence[tuple[str, int, list[str]]]) -> None:
         self.candidates = list(rows)
 
-    def atom_texts(self) -> list[tuple[str, str, str]]:
-        return [(a.id, a.source.document_id, a.text) for a in self.atoms_by_id.values()]
+    def atom_texts(self) -> list[tuple[str, str, str, str]]:
+        return [
+            (a.id, a.source.document_id, a.text, self.documents[a.source.document_id].kind.value)
+            for a in self.atoms_by_id.values()
+        ]
 
     def link_duplicates(self, pairs: Sequence[tuple[str, str, float]]) -> None:
         self.duplicates += pairs
@@ -168,6 +206,7 @@ class MemoryGraphStore:
                     "owner": a.owner,
                     "version": a.version,
                     "feedback": self.feedback.get(a.id, []),
+                    "document_id": a.source.document_id,
                 }
                 for a in self.atoms_by_id.values()
             ],

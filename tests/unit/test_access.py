@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from api.jobs import _alive, _safe_name
+from api.jobs import _alive, safe_name
 from api.keys import KEY_PATTERN
 from api.schemas import FeedbackCreate, next_offset
 from kg.access import ANONYMOUS, Scope, Viewer
@@ -50,10 +50,10 @@ def test_key_format():
 
 
 def test_upload_names_lose_their_folders():
-    assert _safe_name("../../etc/passwd.md") == "passwd.md"
-    assert _safe_name("C:\\Users\\rep\\案例.docx") == "案例.docx"
+    assert safe_name("../../etc/passwd.md") == "passwd.md"
+    assert safe_name("C:\\Users\\rep\\案例.docx") == "案例.docx"
     with pytest.raises(IngestError):
-        _safe_name("../")
+        safe_name("../")
 
 
 def test_highlights_mark_terms_and_escape_html():
