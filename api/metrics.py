@@ -28,7 +28,9 @@ ANSWERS = Counter(
     "skg_answers_total", "Answers given, by channel (text, voice).", ["channel"], registry=REGISTRY
 )
 EMPTY_ANSWERS = Counter(
-    "skg_empty_answers_total", "Questions that found nothing to answer with.", registry=REGISTRY
+    "skg_empty_answers_total",
+    "Questions the knowledge held no reliable answer for (declined or empty).",
+    registry=REGISTRY,
 )
 FEEDBACK = Counter("skg_feedback_total", "Feedback events by kind.", ["kind"], registry=REGISTRY)
 INGEST_JOBS = Counter(

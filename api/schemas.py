@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from kg.models import AtomType, CurationStatus, Visibility
 from retrieval.answer import Answer
@@ -14,13 +15,52 @@ from retrieval.hybrid import Filters
 from retrieval.service import MAX_QUERY_CHARS
 
 
-class FilterFields(BaseModel):
+class RequestModel(BaseModel):
+    """A request body: a field it does not know is refused (422 naming it), not ignored, so a
+    typo such as ``{"q": ...}`` for ``query`` is caught. Numbers are integers as the schema
+    says (``"top_k": "5"`` or ``true`` is refused, not converted)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# A question must say something. Published as a JSON Schema pattern, enforced by the search
+# service (422 bad_query, a code of its own), not by validation.
+NOT_BLANK = r"\S"
+MAX_ENTITIES = 20
+# An entity id (kind:name), name or alias: not empty, and an id has its name after the colon.
+EntityRefText = Annotated[str, Field(min_length=1, max_length=100, pattern=r"[^:]$")]
+
+
+def _iso_day(value: object) -> object:
+    """Only ``YYYY-MM-DD`` (pydantic would also take ``0`` or ``1700000000`` as a day)."""
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("a day is written YYYY-MM-DD, e.g. 2026-01-01")
+    return value
+
+
+IsoDay = Annotated[date, BeforeValidator(_iso_day)]
+
+
+def _json_integer(value: object) -> object:
+    """A JSON integer (``5``, or ``5.0``, as JSON Schema has it), not ``"5"`` nor ``true``,
+    which pydantic would otherwise convert."""
+    if isinstance(value, bool | str):
+        raise ValueError("Input should be a valid integer")
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
+
+
+class FilterFields(RequestModel):
     """Optional filters: atom types, curation statuses, visibilities, and entities (customers,
     industries...) the atoms must mention, by id (``customer:宁德时代``), name or alias."""
 
     types: list[AtomType] | None = Field(None, examples=[["case", "lesson"]])
     statuses: list[CurationStatus] | None = Field(None, examples=[["approved"]])
-    entities: list[str] | None = Field(None, examples=[["customer:宁德时代"]])
+    entities: list[EntityRefText] | None = Field(
+        None, max_length=MAX_ENTITIES, examples=[["customer:宁德时代"]]
+    )
     visibilities: list[Visibility] | None = Field(None, examples=[["public"]])
 
     def filters(self) -> Filters:
@@ -46,15 +86,23 @@ class SearchRequest(FilterFields):
         description="the question; may be empty when `entities` give the context",
         examples=["如何向宁德时代解释热失控防护方案？"],
     )
-    top_k: int = Field(8, ge=1, le=50, description="page size")
-    offset: int = Field(0, ge=0, le=450, description="where the page starts")
+    top_k: JsonInt = Field(8, ge=1, le=50, description="page size")
+    offset: JsonInt = Field(0, ge=0, le=450, description="where the page starts")
 
     model_config = {
         "json_schema_extra": {
             "examples": [
                 {"query": "如何向宁德时代解释热失控防护方案？", "top_k": 5},
                 {"query": "", "entities": ["宁德时代", "动力电池"], "types": ["case", "lesson"]},
-            ]
+            ],
+            # A question, or entities to stand for it (422 bad_query otherwise).
+            "anyOf": [
+                {"required": ["query"], "properties": {"query": {"pattern": NOT_BLANK}}},
+                {
+                    "required": ["entities"],
+                    "properties": {"entities": {"type": "array", "minItems": 1}},
+                },
+            ],
         }
     }
 
@@ -109,14 +157,33 @@ class SearchResponse(BaseModel):
     )
     offset: int
     next_offset: int | None = Field(description="offset of the next page; null on the last")
+    answered: bool = Field(
+        description="false: the knowledge holds no reliable answer; the hits are leads only"
+    )
+    confidence: float = Field(description="0-1: how sure the knowledge is of an answer")
     hits: list[SearchHitPublic]
 
 
 class AskRequest(FilterFields):
     question: str = Field(
-        min_length=1, max_length=MAX_QUERY_CHARS, examples=["如何向宁德时代解释热失控防护方案？"]
+        min_length=1,
+        max_length=MAX_QUERY_CHARS,
+        examples=["如何向宁德时代解释热失控防护方案？"],
     )
-    top_k: int = Field(8, ge=1, le=50)
+    top_k: JsonInt = Field(8, ge=1, le=50)
+
+    model_config = {
+        "json_schema_extra": {
+            # A question, or entities to stand for it (422 bad_query otherwise).
+            "anyOf": [
+                {"properties": {"question": {"pattern": NOT_BLANK}}},
+                {
+                    "required": ["entities"],
+                    "properties": {"entities": {"type": "array", "minItems": 1}},
+                },
+            ]
+        }
+    }
 
 
 class AskResponse(BaseModel):
@@ -165,7 +232,7 @@ class RelationPublic(BaseModel):
 
 class EntitySummary(EntityRef):
     aliases: list[str]
-    mentions: int = Field(description="atoms mentioning it (all, before access rules)")
+    mentions: int = Field(description="atoms mentioning it that the key may see")
 
 
 class EntityDetail(BaseModel):
@@ -192,7 +259,7 @@ class FeedbackKind(StrEnum):
     DEAL_LOST = "deal_lost"  # 丢单
 
 
-class FeedbackCreate(BaseModel):
+class FeedbackCreate(RequestModel):
     """Feedback on an answer (all the atoms it cited), on one atom, or on one atom of an answer
     (both ids: it then counts for that question); deal outcomes name the deal (a CRM
     opportunity id)."""
@@ -214,7 +281,12 @@ class FeedbackCreate(BaseModel):
             "examples": [
                 {"kind": "helpful", "answer_id": "ans-3f2a9c1e7b6d4a50"},
                 {"kind": "deal_won", "atom_id": "atom-0123456789abcdef", "deal": "OPP-2026-0042"},
-            ]
+            ],
+            # What `_one_target` enforces: at least one of the two ids.
+            "anyOf": [
+                {"required": ["answer_id"], "properties": {"answer_id": {"type": "string"}}},
+                {"required": ["atom_id"], "properties": {"atom_id": {"type": "string"}}},
+            ],
         }
     }
 
@@ -242,6 +314,11 @@ class IngestJobPage(BaseModel):
     items: list[IngestJobPublic]
     total: int
     next_offset: int | None
+
+
+# The furthest a page may start, for every paged list: far past any real list, and far below
+# what Neo4j's SKIP (a 64-bit integer) or a Python slice would choke on.
+MAX_OFFSET = 100_000
 
 
 def next_offset(offset: int, returned: int, total: int) -> int | None:
@@ -272,4 +349,21 @@ class ContributionPublic(BaseModel):
 class ContributionPage(BaseModel):
     items: list[ContributionPublic] = Field(description="highest score first")
     total: int = Field(description="people (and （未署名）) in the report")
+    next_offset: int | None
+
+
+class GapPublic(BaseModel):
+    """A question the knowledge held no reliable answer for."""
+
+    question: str = Field(examples=["白酒行业的经销商怎么管？"])
+    times: int = Field(description="how often it was asked in the period")
+    last_asked: str
+    confidence: float | None = Field(description="the lowest confidence it got")
+    teams: list[str] = Field(description="teams of the keys that asked it")
+    channels: list[str] = Field(description="text, voice")
+
+
+class GapPage(BaseModel):
+    items: list[GapPublic] = Field(description="most asked first")
+    total: int
     next_offset: int | None

@@ -1,8 +1,8 @@
 """Feedback on the golden set: does it move ranking the right way and not the wrong way?
 
-Fused rankings (dense + lexical + graph) of the 170 golden questions, before and after simulated
-reps' votes (retrieval/feedback_eval.py). Prints nDCG@10 on the questions that got feedback and
-on those that did not.
+Served rankings (retrieval/served.py) of the 170 golden questions (dev and test), before and
+after simulated reps' votes (retrieval/feedback_eval.py). Prints nDCG@10 on the questions that
+got feedback and on those that did not.
 
     .venv/bin/python benchmarks/feedback_effect.py
 """
@@ -12,10 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from api import runtime
-from api.evaluate import graph_for_corpus
+from api.evaluate import sales_corpus
 from api.settings import Settings
-from retrieval.beir import load_beir
-from retrieval.evaluation import PRIMARY, run_evaluation
+from retrieval.evaluation import SERVED, evaluate_served
 from retrieval.feedback_eval import run_feedback_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,19 +22,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     settings = Settings()
-    data = load_beir(ROOT / "data" / "golden")
-    dictionary, snapshot = graph_for_corpus(data, ROOT / "data" / "samples")
+    corpus = sales_corpus(ROOT)
+    data = corpus.data
     embedder = runtime.load_embedder(settings)
-    result = run_evaluation(
+    result = evaluate_served(
         data,
         embedder,
-        dictionary=dictionary,
-        snapshot=snapshot,
+        snapshot=corpus.snapshot,
         cache_dir=settings.home / "cache" / "embeddings",
     )
-    qids = list(data.queries)
+    qids = [q for q in data.qrels if data.query_meta[q]["set"] == "golden"]
+    runs = {q: result.runs[SERVED][q] for q in qids}
     vectors = dict(zip(qids, embedder.embed_queries([data.queries[q] for q in qids]), strict=True))
-    table = run_feedback_experiment(result.runs[PRIMARY], data.qrels, data.queries, vectors)
+    table = run_feedback_experiment(runs, data.qrels, data.queries, vectors)
     base = table["baseline"]
     print(f"{'scenario':<18} {'seen':>8} {'Δ':>8} {'unseen':>8} {'Δ':>8}")
     for name, row in table.items():

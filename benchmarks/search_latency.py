@@ -80,6 +80,13 @@ def percentile(values, p):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=["learned"],
+        choices=["learned", "weighted"],
+        help="learned: the served fusion; weighted: the earlier fixed fusion, for comparison",
+    )
     args = parser.parse_args()
     settings = Settings(_env_file=None, home=ROOT / ".skg")
     embedder = SentenceTransformerEmbedder(settings.embedding_model_path)
@@ -87,14 +94,14 @@ def main() -> None:
     dictionary, snapshot = graph_for_corpus(data, ROOT / "data" / "samples")
     ids = list(data.corpus)
     texts = [f"{d['title']}\n{d['text']}" for d in data.corpus.values()]
-    vectors = embed_corpus(embedder, texts, settings.home / "cache" / "embeddings")
-    analyzer = QueryAnalyzer(dictionary)
+    vectors, _ = embed_corpus(embedder, texts, settings.home / "cache" / "embeddings")
+    analyzer = QueryAnalyzer(dictionary, snapshot.names)
     queries = list(data.queries.values())
     for text in queries[:20]:
         embedder.embed_queries([text])  # warm up
 
     print(
-        f"{'atoms':>7} {'index':>14} {'build s':>8} {'RSS MB':>7} "
+        f"{'atoms':>7} {'fusion':>8} {'index':>14} {'build s':>8} {'RSS MB':>7} "
         f"{'p50 ms':>7} {'p95 ms':>7}  p50/p95 ms of embed, dense, lexical, graph, fuse"
     )
     for size in args.sizes:
@@ -104,43 +111,61 @@ def main() -> None:
         lexical = LexicalIndex.from_tokens(s_ids, s_tokens)
         build_s = time.perf_counter() - started
         dense = DenseRetriever(embedder, dense_index)
-        hybrid = HybridRetriever(
-            {"dense": dense, "lexical": LexicalRetriever(lexical), "graph": GraphRetriever(graph)},
-            graph,
-        )
-        parts: dict[str, list[float]] = {
-            k: [] for k in ("embed", "dense", "lexical", "graph", "fuse")
-        }
-        totals = []
-        for text in queries:
-            t0 = time.perf_counter()
-            query = analyzer.analyze(text)
-            t1 = time.perf_counter()
-            vector = embedder.embed_queries([query.text])[0]
-            t2 = time.perf_counter()
-            dense_index.search(vector, 100)
-            t3 = time.perf_counter()
-            hybrid._retrievers["lexical"].search(query, 100)
-            t4 = time.perf_counter()
-            hybrid._retrievers["graph"].search(query, 100)
-            t5 = time.perf_counter()
-            hybrid.search(query, 8)
-            t6 = time.perf_counter()
-            parts["embed"].append(t2 - t1)
-            parts["dense"].append(t3 - t2)
-            parts["lexical"].append(t4 - t3)
-            parts["graph"].append(t5 - t4)
-            # hybrid.search repeats the three retrievers; the fusion itself is what is left.
-            parts["fuse"].append(max(0.0, (t6 - t5) - (t5 - t1)))
-            totals.append((t1 - t0) + (t6 - t5))
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        breakdown = ", ".join(
-            f"{percentile(v, 50):.1f}/{percentile(v, 95):.1f}" for v in parts.values()
-        )
-        print(
-            f"{size:>7} {type(dense_index.index).__name__:>14} {build_s:>8.1f} {rss:>7.0f} "
-            f"{percentile(totals, 50):>7.1f} {percentile(totals, 95):>7.1f}  {breakdown}"
-        )
+        base_text = dict(zip(ids, texts, strict=True))
+        for method in args.methods:
+            hybrid = HybridRetriever(
+                {
+                    "dense": dense,
+                    "lexical": LexicalRetriever(lexical),
+                    "graph": GraphRetriever(graph),
+                },
+                graph,
+                method=method,
+                # As served (retrieval/served.py): the learned fusion reads each atom's terms
+                # and text and the terms' IDF.
+                atom_tokens=dict(zip(s_ids, s_tokens, strict=True)),
+                atom_texts={i: ["", base_text[i.rsplit("-", 1)[0]]] for i in s_ids},
+                idf=lexical.idf,
+            )
+            totals, parts = measure(hybrid, dense_index, analyzer, embedder, queries)
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            breakdown = ", ".join(
+                f"{percentile(v, 50):.1f}/{percentile(v, 95):.1f}" for v in parts.values()
+            )
+            print(
+                f"{size:>7} {method:>8} {type(dense_index.index).__name__:>14} {build_s:>8.1f} "
+                f"{rss:>7.0f} {percentile(totals, 50):>7.1f} {percentile(totals, 95):>7.1f}  "
+                f"{breakdown}",
+                flush=True,
+            )
+
+
+def measure(hybrid, dense_index, analyzer, embedder, queries):
+    """Per question: the whole search, and its parts (embed, dense, lexical, graph, fuse)."""
+    parts: dict[str, list[float]] = {k: [] for k in ("embed", "dense", "lexical", "graph", "fuse")}
+    totals = []
+    for text in queries:
+        t0 = time.perf_counter()
+        query = analyzer.analyze(text)
+        t1 = time.perf_counter()
+        vector = embedder.embed_queries([query.dense_text])[0]
+        t2 = time.perf_counter()
+        dense_index.search(vector, 100)
+        t3 = time.perf_counter()
+        hybrid._retrievers["lexical"].search(query, 100)
+        t4 = time.perf_counter()
+        hybrid._retrievers["graph"].search(query, 100)
+        t5 = time.perf_counter()
+        hybrid.search(query, 8)
+        t6 = time.perf_counter()
+        parts["embed"].append(t2 - t1)
+        parts["dense"].append(t3 - t2)
+        parts["lexical"].append(t4 - t3)
+        parts["graph"].append(t5 - t4)
+        # hybrid.search repeats the three retrievers; the fusion itself is what is left.
+        parts["fuse"].append(max(0.0, (t6 - t5) - (t5 - t1)))
+        totals.append((t1 - t0) + (t6 - t5))
+    return totals, parts
 
 
 if __name__ == "__main__":

@@ -26,6 +26,19 @@ _ACRONYM = re.compile(r"^[A-Z][A-Z0-9\-+]{1,11}$")
 _CJK_WORD = re.compile(r"^[\u4e00-\u9fff]{3,8}$")  # two-character HMM words are mostly noise
 
 
+# Kinds whose Chinese names an English question writes in pinyin (Yueneng, Kangze).
+ROMANIZED_KINDS = {"Customer", "Competitor"}
+MIN_PINYIN_CHARS = 4
+_CJK_NAME = re.compile(r"^[\u4e00-\u9fff]{2,}$")
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
+
+
+def _romanize(surface: str) -> str:
+    from pypinyin import lazy_pinyin
+
+    return "".join(lazy_pinyin(surface)).lower()
+
+
 def normalize(text: str) -> str:
     """Full-width to half-width (NFKC) and lower case, so CATL = ＣＡＴＬ = catl."""
     return unicodedata.normalize("NFKC", text).lower()
@@ -36,7 +49,12 @@ class EntityDictionary:
 
     def __init__(self, entries: Iterable[DictionaryEntry]) -> None:
         self._surfaces: dict[str, set[str]] = defaultdict(set)
+        self._romanizable: list[tuple[str, str]] = []  # (Chinese surface, entity id)
         for entry in entries:
+            if entry.kind in ROMANIZED_KINDS:
+                self._romanizable += [
+                    (s, entry.id) for s in (entry.name, *entry.aliases) if _CJK_NAME.match(s)
+                ]
             for surface in (entry.name, *entry.aliases):
                 key = normalize(surface.strip())
                 if len(key) >= MIN_SURFACE_CHARS:
@@ -50,6 +68,7 @@ class EntityDictionary:
         for key in sorted(self._surfaces):
             digest.update(f"{key}\x1f{','.join(sorted(self._surfaces[key]))}\n".encode())
         self.fingerprint = digest.hexdigest()
+        self._pinyin: dict[str, set[tuple[str, str]]] | None = None  # built on first use
 
     def __len__(self) -> int:
         return len(self._surfaces)
@@ -76,6 +95,34 @@ class EntityDictionary:
             found.append((start, end + 1, surface, ids))
         return found
 
+    def find_romanized(self, text: str) -> list[tuple[int, int, str, tuple[str, ...]]]:
+        """Names written in pinyin in an English question: ``Yueneng`` for 粤能, ``Anhe's``
+        for 安和 (capitalised words, alone or two or three together, of customers and
+        competitors); (start, end, the Chinese surface, entity ids)."""
+        if self._pinyin is None:
+            self._pinyin = defaultdict(set)
+            for surface, entity_id in self._romanizable:
+                self._pinyin[_romanize(surface)].add((surface, entity_id))
+        words = [m for m in _LATIN_WORD.finditer(text)]
+        found = []
+        i = 0
+        while i < len(words):
+            for n in (3, 2, 1):
+                group = words[i : i + n]
+                if len(group) < n or not all(w.group()[0].isupper() for w in group):
+                    continue
+                key = "".join(w.group().lower() for w in group)
+                if len(key) >= MIN_PINYIN_CHARS and key in self._pinyin:
+                    hits = sorted(self._pinyin[key])
+                    found.append(
+                        (group[0].start(), group[-1].end(), hits[0][0], tuple(i for _, i in hits))
+                    )
+                    i += n
+                    break
+            else:
+                i += 1
+        return found
+
     def entity_ids(self, text: str) -> list[str]:
         """Ids of the entities a text mentions, in order of first mention."""
         seen: dict[str, None] = {}
@@ -93,7 +140,9 @@ def load_into_jieba(dictionary: EntityDictionary) -> None:
     import jieba
 
     for surface in dictionary.surfaces():
-        if not _ASCII.match(surface):
+        # add_word adds the frequency to jieba's total every time, even for a word it has:
+        # reloading the dictionary (each index swap) would shift how everything is cut.
+        if not _ASCII.match(surface) and jieba.dt.FREQ.get(surface) != 2000:
             jieba.add_word(surface, freq=2000, tag="nz")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from kg.models import AtomType
 from kg.store import StoredAtom
@@ -78,12 +78,31 @@ class Answer(BaseModel):
     sections: list[AnswerSection]
     citations: list[Citation]
     polished: str | None = None  # fluent rewrite by a language model, when one is configured
+    answered: bool = Field(
+        True,
+        description="false: the knowledge holds no reliable answer; `leads` are the nearest atoms",
+    )
+    confidence: float = Field(1.0, description="0-1: how sure the knowledge is of this answer")
+    leads: list[Citation] = Field(
+        default_factory=list, description="when not answered: the nearest atoms, as leads only"
+    )
+    note: str | None = Field(None, description="how the question was read, e.g. an English one")
 
     def to_text(self) -> str:
         """Plain-text rendering for terminals and chat."""
+        if not self.answered:
+            lines = [f"问题：{self.question}", DECLINED]
+            if self.leads:
+                lines += ["", "最接近的线索（仅供参考，不是答案）："]
+                lines += [
+                    f"[线索{c.number}] {c.atom_title}（{c.document_path}）" for c in self.leads
+                ]
+            return "\n".join(lines)
         if not self.sections:
             return f"问题：{self.question}\n未找到相关知识，请换个说法或联系知识运营补充。"
         lines = [f"问题：{self.question}"]
+        if self.note:
+            lines.append(self.note)
         understood = f"理解：{INTENT_LABELS_ZH.get(Intent(self.intent), '综合说明')}"
         if self.entities:
             understood += f"；识别到 {'、'.join(self.entities)}"
@@ -103,7 +122,9 @@ class Answer(BaseModel):
         return "\n".join(lines)
 
 
-def compose(query: Query, found: Sequence[tuple[StoredAtom, Sequence[str]]]) -> Answer:
+def compose(
+    query: Query, found: Sequence[tuple[StoredAtom, Sequence[str]]], confidence: float = 1.0
+) -> Answer:
     """Group the atoms (best first) into sections, the intent's section first; number the
     citations and keep each atom's graph path."""
     citations: list[Citation] = []
@@ -111,17 +132,7 @@ def compose(query: Query, found: Sequence[tuple[StoredAtom, Sequence[str]]]) -> 
     for stored, path in found:
         atom = stored.atom
         number = len(citations) + 1
-        citations.append(
-            Citation(
-                number=number,
-                atom_id=atom.id,
-                atom_title=atom.title,
-                document_title=stored.document_title,
-                document_path=stored.document_path,
-                section=atom.source.section,
-                path=_path(path, atom.title),
-            )
-        )
+        citations.append(_citation(number, stored, path))
         by_type.setdefault(atom.type, []).append(
             AnswerPoint(text=_point_text(atom.text), citations=[number])
         )
@@ -138,6 +149,54 @@ def compose(query: Query, found: Sequence[tuple[StoredAtom, Sequence[str]]]) -> 
         entities=list(dict.fromkeys(e.surface for e in query.entities)),
         sections=sections,
         citations=citations,
+        confidence=round(confidence, 4),
+        note=_note(query),
+    )
+
+
+def decline(
+    query: Query, nearest: Sequence[tuple[StoredAtom, Sequence[str]]], confidence: float
+) -> Answer:
+    """No reliable answer: say so, and show the nearest atoms apart, marked as leads."""
+    return Answer(
+        question=query.text,
+        intent=query.intent.value,
+        entities=list(dict.fromkeys(e.surface for e in query.entities)),
+        sections=[],
+        citations=[],
+        answered=False,
+        confidence=round(confidence, 4),
+        leads=[_citation(n, stored, path) for n, (stored, path) in enumerate(nearest, start=1)],
+        note=_note(query),
+    )
+
+
+DECLINED = (
+    "知识库中暂时没有这个问题的可靠答案。可以换个说法，或写明客户、产品或行业再问；"
+    "这类问题会作为知识缺口交给知识运营补充。"
+)
+ENGLISH_NOTE = (
+    "说明：问题是英文，以下回答来自中文知识库。(Answered from the Chinese knowledge base.)"
+)
+_LATIN = re.compile(r"[A-Za-z]")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _note(query: Query) -> str | None:
+    latin, cjk = len(_LATIN.findall(query.text)), len(_CJK.findall(query.text))
+    return ENGLISH_NOTE if latin > 3 * max(cjk, 1) else None
+
+
+def _citation(number: int, stored: StoredAtom, path: Sequence[str]) -> Citation:
+    atom = stored.atom
+    return Citation(
+        number=number,
+        atom_id=atom.id,
+        atom_title=atom.title,
+        document_title=stored.document_title,
+        document_path=stored.document_path,
+        section=atom.source.section,
+        path=_path(path, atom.title),
     )
 
 

@@ -4,11 +4,12 @@ plus the conversion of CMRC 2018 (SQuAD format) into BEIR at paragraph and sente
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kg.errors import BadQueryError
@@ -16,26 +17,68 @@ from kg.errors import BadQueryError
 
 @dataclass
 class BeirData:
-    corpus: dict[str, dict[str, str]]  # id -> {"title", "text"}
+    corpus: dict[str, dict[str, str]]  # id -> {"title", "text", "type"}
     queries: dict[str, str]
     qrels: dict[str, dict[str, int]]
+    # id -> the query's metadata ("style", "intent"...) and "split": the qrels file that judges it
+    query_meta: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def only(self, split: str) -> BeirData:
+        """The queries of one split (``all``: every judged query)."""
+        if split == "all":
+            return self
+        qrels = {q: j for q, j in self.qrels.items() if self.query_meta[q]["split"] == split}
+        if not qrels:
+            raise BadQueryError(f"no judged queries in split {split!r}")
+        return replace(self, qrels=qrels)
 
 
-def load_beir(folder: Path, split: str = "test") -> BeirData:
-    """Read a BEIR folder; errors name the file and line that is wrong."""
+def load_beir(folder: Path, split: str = "test", *, corpus: Path | None = None) -> BeirData:
+    """Read a BEIR folder with the judgments of ``qrels/<split>.tsv``.
+
+    ``corpus`` names the corpus file when the folder has none of its own (the colloquial set
+    judges the golden corpus). Errors name the file and line that is wrong.
+    """
+    return load_splits(folder, (split,), corpus=corpus)
+
+
+def load_splits(
+    folder: Path, splits: Sequence[str] = ("dev", "test"), *, corpus: Path | None = None
+) -> BeirData:
+    """Read a BEIR folder with the judgments of several qrels files; each query's split is the
+    file that judges it (``query_meta[id]["split"]``), and a query may be in only one."""
+    if corpus is None and not (folder / "corpus.jsonl").exists() and folder.is_dir():
+        raise BadQueryError(
+            f"{folder} has no corpus.jsonl: name the corpus its qrels judge "
+            "(skg eval --corpus FILE; data/colloquial judges data/golden/corpus.jsonl)"
+        )
     try:
-        corpus = {
-            r["_id"]: {"title": r.get("title", ""), "text": r["text"]}
-            for r in _jsonl(folder / "corpus.jsonl")
+        documents = {
+            r["_id"]: {
+                "title": r.get("title", ""),
+                "text": r["text"],
+                "type": (r.get("metadata") or {}).get("type", ""),
+            }
+            for r in _jsonl(corpus or folder / "corpus.jsonl")
         }
-        queries = {r["_id"]: r["text"] for r in _jsonl(folder / "queries.jsonl")}
+        rows = _jsonl(folder / "queries.jsonl")
+        queries = {r["_id"]: r["text"] for r in rows}
+        meta = {r["_id"]: {k: str(v) for k, v in (r.get("metadata") or {}).items()} for r in rows}
         qrels: dict[str, dict[str, int]] = defaultdict(dict)
-        with (folder / "qrels" / f"{split}.tsv").open(encoding="utf-8") as f:
-            for row in csv.DictReader(f, delimiter="\t"):
-                qrels[row["query-id"]][row["corpus-id"]] = int(row["score"])
+        judged_in: dict[str, str] = {}
+        for split in splits:
+            path = folder / "qrels" / f"{split}.tsv"
+            with path.open(encoding="utf-8") as f:
+                for row in csv.DictReader(f, delimiter="\t"):
+                    qid = row["query-id"]
+                    if judged_in.setdefault(qid, split) != split:
+                        raise ValueError(f"{path}: {qid} is judged in {judged_in[qid]}.tsv too")
+                    qrels[qid][row["corpus-id"]] = int(row["score"])
+        for qid, split in judged_in.items():
+            meta.setdefault(qid, {})["split"] = split
     except (OSError, KeyError, ValueError) as exc:
         raise BadQueryError(f"{folder}: not a readable BEIR folder ({exc})") from exc
-    return BeirData(corpus, queries, dict(qrels))
+    return BeirData(documents, queries, dict(qrels), meta)
 
 
 def _jsonl(path: Path) -> list[dict]:
@@ -57,6 +100,15 @@ def write_trec_run(path: Path, runs: Mapping[str, Sequence[tuple[str, float]]], 
                 f.write(f"{qid} Q0 {doc} {rank} {score:.6f} {tag}\n")
 
 
+def write_qrels(path: Path, qrels: Mapping[str, Mapping[str, int]]) -> None:
+    """BEIR qrels: a header, then ``query-id<TAB>corpus-id<TAB>score`` lines."""
+    with path.open("w", encoding="utf-8") as f:
+        f.write("query-id\tcorpus-id\tscore\n")
+        for qid, judged in qrels.items():
+            for doc, grade in judged.items():
+                f.write(f"{qid}\t{doc}\t{grade}\n")
+
+
 _SENTENCE_END = re.compile(r"[^。！？]*[。！？]+[”’」』）)]*|[^。！？]+$")
 
 
@@ -65,29 +117,58 @@ def split_sentences(text: str) -> list[tuple[int, str]]:
     return [(m.start(), m.group()) for m in _SENTENCE_END.finditer(text) if m.group().strip()]
 
 
-def cmrc_to_beir(squad_json: Path, level: str) -> BeirData:
+def cmrc_split(article_id: str) -> str:
+    """``dev`` or ``test`` for a CMRC article, by the first byte of SHA-256 of its id (even:
+    dev). A whole article, its paragraphs and questions, stays on one side; on the trial set
+    this gives 128 articles each, 510 dev and 492 test questions."""
+    return "dev" if hashlib.sha256(article_id.encode("utf-8")).digest()[0] % 2 == 0 else "test"
+
+
+def cmrc_to_beir(squad_json: Path, level: str, *, titled: bool = False) -> BeirData:
     """CMRC 2018 as retrieval: paragraph level (a question's paragraph is relevant) or sentence
-    level (the sentence holding the answer's start is relevant)."""
-    data = json.loads(squad_json.read_text(encoding="utf-8"))["data"]
+    level (the sentence holding the answer's start is relevant).
+
+    ``titled`` makes each unit look like one of our atoms: the article's title is its title and
+    opens its text in 【】, as ingest writes it. Each question's split (``cmrc_split``) is in
+    ``query_meta``; the corpus is the same for both splits.
+    """
+    try:
+        return _cmrc(json.loads(squad_json.read_text(encoding="utf-8"))["data"], level, titled)
+    except (OSError, KeyError, ValueError, TypeError) as exc:
+        raise BadQueryError(f"{squad_json}: not a readable CMRC (SQuAD) file ({exc})") from exc
+
+
+def _cmrc(data: list[dict], level: str, titled: bool) -> BeirData:
     corpus: dict[str, dict[str, str]] = {}
     queries: dict[str, str] = {}
     qrels: dict[str, dict[str, int]] = {}
-    for article in data:
+    meta: dict[str, dict[str, str]] = {}
+    for a_index, article in enumerate(data):
+        article_id = str(article.get("id") or f"a{a_index}")
+        title = article.get("title", "") if titled else ""
+        split = cmrc_split(article_id)
         for p_index, paragraph in enumerate(article["paragraphs"]):
-            pid = paragraph.get("id") or f"{article.get('id', 'a')}-{p_index}"
+            pid = paragraph.get("id") or f"{article_id}-{p_index}"
             context = paragraph["context"]
             sentences = split_sentences(context)
-            if level == "paragraph":
-                corpus[pid] = {"title": article.get("title", ""), "text": context}
-            else:
-                for s_index, (_, sentence) in enumerate(sentences):
-                    corpus[f"{pid}-s{s_index}"] = {"title": "", "text": sentence}
+            units = (
+                {pid: context}
+                if level == "paragraph"
+                else {f"{pid}-s{i}": sentence for i, (_, sentence) in enumerate(sentences)}
+            )
+            for unit_id, text in units.items():
+                corpus[unit_id] = {
+                    "title": title,
+                    "text": f"【{title}】{text}" if title else text,
+                    "type": "fact",
+                }
             for qa in paragraph["qas"]:
                 queries[qa["id"]] = qa["question"]
+                meta[qa["id"]] = {"split": split}
                 if level == "paragraph":
                     qrels[qa["id"]] = {pid: 1}
                 else:
                     start = qa["answers"][0]["answer_start"]
                     s_index = max(i for i, (offset, _) in enumerate(sentences) if offset <= start)
                     qrels[qa["id"]] = {f"{pid}-s{s_index}": 1}
-    return BeirData(corpus, queries, qrels)
+    return BeirData(corpus, queries, qrels, meta)

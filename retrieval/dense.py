@@ -106,7 +106,7 @@ class DenseRetriever:
         self._index = index
 
     def search(self, query: Query, top_k: int) -> list[Hit]:
-        vector = self._embedder.embed_queries([query.text])[0]
+        vector = self._embedder.embed_queries([query.dense_text])[0]
         return [
             Hit(atom_id=i, score=s, retriever=self.name)
             for i, s in self._index.search(vector, top_k)

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 
 from retrieval.base import Hit, Retriever
+from retrieval.confidence import ConfidenceModel, question_signals
 from retrieval.feedback import FeedbackMemory, atom_bonus, rerank
 from retrieval.fusion import mmr, reciprocal_rank, weighted_scores
 from retrieval.graph import GraphSnapshot
 from retrieval.query import Query
+from retrieval.ranker import Candidates, FusionModel, candidate_features, load_confidence
+from retrieval.visibility import EntityScope
 
-# Chosen on the golden set and CMRC 2018 sentence level (docs/retrieval.md): weighted fusion of
-# min-max scaled scores, dense leading, lexical and graph evidence added on top. The results
-# are flat around these values (lexical 0.4-0.6, graph 0.2-0.3 move nDCG@10 by under 0.005).
+# The weights of the earlier fixed fusion of min-max scaled scores, kept as a baseline for
+# evaluation (``method="weighted"``); the server ranks with the learned fusion
+# (retrieval/ranker.py, docs/retrieval.md).
 DEFAULT_WEIGHTS = {"dense": 1.0, "lexical": 0.5, "graph": 0.2}
+# Learned scores are scaled per question onto the range the fixed fusion's scores had, so that
+# feedback bonuses (retrieval/feedback.py, at most 0.2) keep their measured effect.
+FUSED_SPAN = sum(DEFAULT_WEIGHTS.values())
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,20 @@ class FusedHit:
     path: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """The learned fusion's candidates and their raw scores, for the answer's confidence."""
+
+    candidates: Candidates
+    scores: np.ndarray
+
+
+class Page(NamedTuple):
+    hits: list[FusedHit]
+    total: int  # candidates that passed the filters, within the retrieval depth
+    confidence: float  # 0-1: how sure the knowledge is of an answer (retrieval/confidence.py)
+
+
 class HybridRetriever:
     """Runs each retriever to ``depth``, fuses, filters, then diversifies to ``top_k``."""
 
@@ -66,17 +86,32 @@ class HybridRetriever:
         retrievers: Mapping[str, Retriever],
         snapshot: GraphSnapshot,
         *,
-        method: Literal["weighted", "rrf"] = "weighted",
+        method: Literal["learned", "weighted", "rrf"] = "learned",
         weights: Mapping[str, float] | None = None,
+        ranker: FusionModel | None = None,
+        confidence: ConfidenceModel | None = None,
+        atom_tokens: Mapping[str, Sequence[str]] | None = None,
+        atom_texts: Mapping[str, Sequence[str]] | None = None,
+        idf: Callable[[str], float | None] | None = None,
         depth: int = 100,
         diversity: float = 0.0,
         vector: Callable[[str], np.ndarray | None] | None = None,
         memory: FeedbackMemory | None = None,
         query_vector: Callable[[str], np.ndarray] | None = None,
     ) -> None:
+        """``method="learned"`` ranks with ``ranker`` (default: the shipped model), which
+        needs each atom's lexical terms (``atom_tokens``), title and text (``atom_texts``) and the
+        terms' IDF (``idf``)."""
         self._retrievers = dict(retrievers)
         self._snapshot = snapshot
         self._method = method
+        self._ranker = ranker or (FusionModel.load() if method == "learned" else None)
+        self._confidence_model = confidence or (
+            load_confidence() if method == "learned" and ranker is None else None
+        )
+        self._atom_tokens = atom_tokens or {}
+        self._atom_texts = atom_texts or {}
+        self._idf = idf or (lambda _: None)
         self._weights = dict(weights or DEFAULT_WEIGHTS)
         self._depth = depth
         self._diversity = diversity
@@ -104,14 +139,68 @@ class HybridRetriever:
                 }
         return replace(filters, entities=frozenset(ids))
 
+    def scope(self, query: Query, filters: Filters | None) -> Query:
+        """The query as the caller of ``filters`` may read it: recognised entities, and graph
+        walks, only through names and relations the caller may see (retrieval/visibility.py).
+        """
+        if filters is None or filters.allow is None:
+            return query
+        return query.scoped(EntityScope(self._snapshot, filters.allow))
+
     def run_all(self, query: Query, depth: int | None = None) -> dict[str, list[Hit]]:
         """Each retriever's own ranking (for evaluation and explanations)."""
         return {n: r.search(query, depth or self._depth) for n, r in self._retrievers.items()}
 
-    def fuse(self, lists: Mapping[str, list[Hit]]) -> list[tuple[str, float]]:
+    def fuse(self, query: Query, lists: Mapping[str, list[Hit]]) -> list[tuple[str, float]]:
+        """One ranking from the retrievers' lists, best first."""
+        return self._fuse(query, lists)[0]
+
+    def _fuse(
+        self, query: Query, lists: Mapping[str, list[Hit]]
+    ) -> tuple[list[tuple[str, float]], Evidence | None]:
+        """The ranking, and with the learned fusion the evidence behind it (for confidence)."""
         if self._method == "rrf":
-            return reciprocal_rank(lists, self._weights)
-        return weighted_scores(lists, self._weights)
+            return reciprocal_rank(lists, self._weights), None
+        if self._method == "weighted" or self._ranker is None:
+            return weighted_scores(lists, self._weights), None
+        candidates = candidate_features(
+            query.text,
+            query.search_tokens,
+            lists,
+            lambda atom_id: self._atom_tokens.get(atom_id, ()),
+            self._idf,
+            lambda atom_id: "\n".join(self._atom_texts.get(atom_id, ())),
+        )
+        scores = self._ranker.scores(candidates.features)
+        if not len(scores):
+            return [], Evidence(candidates, scores)
+        low, span = float(scores.min()), float(scores.max() - scores.min())
+        scaled = (
+            (scores - low) / span * FUSED_SPAN if span > 0 else np.full_like(scores, FUSED_SPAN)
+        )
+        order = np.argsort(-scaled, kind="stable")
+        return [(candidates.ids[i], float(scaled[i])) for i in order], Evidence(candidates, scores)
+
+    @property
+    def threshold(self) -> float:
+        """The confidence below which an answer declines (0 without a confidence model)."""
+        return self._confidence_model.threshold if self._confidence_model else 0.0
+
+    def confidence(self, query: Query, evidence: Evidence | None, visible: set[str]) -> float:
+        """How sure the knowledge is of an answer from the atoms the caller may see (1.0 when
+        no confidence model is shipped or the fusion is not the learned one)."""
+        if self._confidence_model is None or evidence is None:
+            return 1.0
+        keep = [i for i, atom_id in enumerate(evidence.candidates.ids) if atom_id in visible]
+        subset = Candidates(
+            [evidence.candidates.ids[i] for i in keep],
+            evidence.candidates.features[keep],
+            evidence.candidates.signals,
+        )
+        signals = question_signals(
+            subset, evidence.scores[keep], query.text, [e.surface for e in query.entities]
+        )
+        return self._confidence_model.probability(signals)
 
     def _feedback(self, query: Query) -> dict[str, float]:
         """Score bonuses from feedback: on the atoms, and on answers to similar questions."""
@@ -122,19 +211,18 @@ class HybridRetriever:
         return bonus
 
     def search(self, query: Query, top_k: int, filters: Filters | None = None) -> list[FusedHit]:
-        return self.page(query, 0, top_k, filters)[0]
+        return self.page(query, 0, top_k, filters).hits
 
-    def page(
-        self, query: Query, offset: int, limit: int, filters: Filters | None = None
-    ) -> tuple[list[FusedHit], int]:
-        """Hits ``offset`` to ``offset + limit`` of the fused ranking, and how many candidates
+    def page(self, query: Query, offset: int, limit: int, filters: Filters | None = None) -> Page:
+        """Hits ``offset`` to ``offset + limit`` of the fused ranking, how many candidates
         passed the filters (the caller's access rules included, so hidden atoms are never
-        counted)."""
+        counted), and how sure the knowledge is of an answer from those candidates."""
         filters = self._resolve(filters or Filters())
         lists = self.run_all(query)
+        ranking, evidence = self._fuse(query, lists)
         fused = [
             (atom_id, score)
-            for atom_id, score in rerank(self.fuse(lists), self._feedback(query))
+            for atom_id, score in rerank(ranking, self._feedback(query))
             if filters.admits(
                 atom_id,
                 self._snapshot.atoms.get(atom_id, {}),
@@ -153,4 +241,5 @@ class HybridRetriever:
             )
             for atom_id, score in chosen
         ]
-        return hits, len(fused)
+        confidence = self.confidence(query, evidence, {atom_id for atom_id, _ in fused})
+        return Page(hits, len(fused), confidence)

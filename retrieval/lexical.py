@@ -54,6 +54,16 @@ class LexicalIndex:
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(self.ids[int(r)], float(scores[r])) for r in top if scores[r] > 0]
 
+    def idf(self, token: str) -> float | None:
+        """BM25's IDF of a term over the atoms; None for a term no atom has."""
+        column = self._bm25.vocab_dict.get(token) if self.ids else None
+        if column is None or token not in self._vocab:
+            return None
+        indptr = self._bm25.scores["indptr"]
+        df = int(indptr[column + 1] - indptr[column])
+        n = len(self.ids)
+        return float(np.log(1 + (n - df + 0.5) / (df + 0.5))) if df else None
+
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         if self.ids:
@@ -79,4 +89,4 @@ class LexicalRetriever:
         self._index = index
 
     def search(self, query: Query, top_k: int) -> list[Hit]:
-        return [Hit(i, s, self.name) for i, s in self._index.search(query.tokens, top_k)]
+        return [Hit(i, s, self.name) for i, s in self._index.search(query.search_tokens, top_k)]

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from kg.dictionary import EntityDictionary, load_into_jieba, normalize
 from retrieval.tokenize import tokenize
+
+if TYPE_CHECKING:
+    from retrieval.visibility import EntityScope
 
 
 class Intent(StrEnum):
@@ -36,7 +41,9 @@ INTENT_CUES: tuple[tuple[Intent, tuple[str, ...]], ...] = (
 @dataclass(frozen=True)
 class RecognisedEntity:
     id: str
-    surface: str
+    surface: str  # as written in the question
+    key: str = ""  # the dictionary's name or alias it matched (normalised)
+    name: str = ""  # the entity's own name (宁德时代 for CATL, 粤能新能源 for Yueneng)
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,34 @@ class Query:
     tokens: list[str]
     entities: list[RecognisedEntity]
     intent: Intent
+    # The caller's view of the entity layer (retrieval/visibility.py); None sees everything
+    # (the CLI, evaluation).
+    scope: EntityScope | None = None
+
+    @property
+    def expansion(self) -> list[str]:
+        """Names of the entities the question names another way (an alias, an English name,
+        pinyin), which its own words do not contain: they join its lexical terms and the text
+        the dense retriever embeds, so CATL finds 宁德时代 and Yueneng finds 粤能."""
+        return list(
+            dict.fromkeys(e.name for e in self.entities if e.name and e.name not in self.text)
+        )
+
+    @property
+    def search_tokens(self) -> list[str]:
+        """The lexical terms: the question's own and its expansion's."""
+        return [*self.tokens, *(t for name in self.expansion for t in tokenize(name))]
+
+    @property
+    def dense_text(self) -> str:
+        """The text the dense retriever embeds: the question, then its expansion."""
+        return " ".join([self.text, *self.expansion])
+
+    def scoped(self, scope: EntityScope) -> Query:
+        """This query as one caller may read it: only entities it may see, recognised by a
+        name or alias it may see."""
+        visible = [e for e in self.entities if scope.alias(e.id, e.key or e.surface)]
+        return replace(self, entities=visible, scope=scope)
 
 
 def detect_intent(text: str) -> Intent:
@@ -55,10 +90,14 @@ def detect_intent(text: str) -> Intent:
 
 
 class QueryAnalyzer:
-    """Reads a question with the graph's vocabulary."""
+    """Reads a question with the graph's vocabulary: names and aliases as written, and names
+    of customers and competitors written in pinyin in English questions."""
 
-    def __init__(self, dictionary: EntityDictionary) -> None:
+    def __init__(
+        self, dictionary: EntityDictionary, names: Mapping[str, str] | None = None
+    ) -> None:
         self._dictionary = dictionary
+        self._names = names or {}
         load_into_jieba(dictionary)  # so tokens keep 热失控 and 宁德时代 whole
 
     def analyze(self, text: str) -> Query:
@@ -67,5 +106,13 @@ class QueryAnalyzer:
         for start, end, surface, ids in self._dictionary.find(text):
             shown = text[start:end] if same_length else surface
             for entity_id in ids:
-                entities.setdefault(entity_id, RecognisedEntity(entity_id, shown))
+                entities.setdefault(entity_id, self._entity(entity_id, shown, surface))
+        for start, end, surface, ids in self._dictionary.find_romanized(text):
+            for entity_id in ids:
+                entities.setdefault(
+                    entity_id, self._entity(entity_id, text[start:end], normalize(surface))
+                )
         return Query(text, tokenize(text), list(entities.values()), detect_intent(text))
+
+    def _entity(self, entity_id: str, shown: str, key: str) -> RecognisedEntity:
+        return RecognisedEntity(entity_id, shown, key, self._names.get(entity_id, ""))

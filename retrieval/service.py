@@ -9,11 +9,12 @@ from typing import Protocol
 
 from kg.errors import BadQueryError
 from kg.store import GraphStore, StoredAtom
-from retrieval.answer import Answer, compose
+from retrieval.answer import Answer, compose, decline
 from retrieval.hybrid import Filters, FusedHit, HybridRetriever
 from retrieval.query import Query, QueryAnalyzer
 
 MAX_QUERY_CHARS = 500
+MAX_LEADS = 3  # nearest atoms shown, marked as leads, when the answer declines
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class SearchResponse:
     total: int = 0  # candidates that passed the filters, within the retrieval depth
     offset: int = 0
     stale: int = 0  # hits the graph no longer admits (changed since the index was loaded)
+    confidence: float = 1.0  # how sure the knowledge is of an answer (retrieval/confidence.py)
+    answered: bool = True  # confidence at or above the threshold chosen on dev splits
 
 
 class Polisher(Protocol):
@@ -64,14 +67,17 @@ class SearchService:
                 f"问题过长，请控制在 {MAX_QUERY_CHARS} 字以内 "
                 f"(the question has {len(text)} characters; the limit is {MAX_QUERY_CHARS})"
             )
-        query = self._analyzer.analyze(text)
-        hits, total = self._retriever.page(query, offset, top_k, filters)
+        query = self._retriever.scope(self._analyzer.analyze(text), filters)
+        page = self._retriever.page(query, offset, top_k, filters)
         # An atom whose status or visibility changed in the graph since the index was loaded
         # is dropped from the page and the count at once (the caller should refresh the index,
         # which corrects the other pages' counts too).
-        results = self._join(hits, filters)
-        stale = len(hits) - len(results)
-        return SearchResponse(query, results, total - stale, offset, stale)
+        results = self._join(page.hits, filters)
+        stale = len(page.hits) - len(results)
+        answered = bool(results) and page.confidence >= self._retriever.threshold
+        return SearchResponse(
+            query, results, page.total - stale, offset, stale, page.confidence, answered
+        )
 
     def ask(
         self,
@@ -83,7 +89,10 @@ class SearchService:
         response = self.search(question, top_k, filters)
         if response.stale and on_stale is not None:
             on_stale()
-        answer = compose(response.query, [(r.atom, r.path) for r in response.results])
+        found = [(r.atom, r.path) for r in response.results]
+        if not response.answered:
+            return decline(response.query, found[:MAX_LEADS], response.confidence)
+        answer = compose(response.query, found, response.confidence)
         if self._polisher is not None:
             answer.polished = self._polisher.polish(answer)
         return answer

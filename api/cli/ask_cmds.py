@@ -47,11 +47,25 @@ def ask(
     ] = None,
     top_k: Annotated[int, typer.Option(min=1, max=50)] = 8,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    from_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            help='Answer every line of a JSONL file ({"_id" or "id", "text"}), one JSON object '
+            "per line (with --json).",
+        ),
+    ] = None,
 ) -> None:
-    """Answer a typed or spoken question with cited atoms."""
+    """Answer a typed or spoken question with cited atoms; say so when the knowledge holds
+    no reliable answer (`answered` false in --json, with the nearest atoms as `leads`)."""
     settings = Settings()
-    if (question is None) == (audio is None):
-        raise typer.BadParameter("give either a QUESTION or --audio FILE")
+    if sum(x is not None for x in (question, audio, from_file)) != 1:
+        raise typer.BadParameter("give one of: a QUESTION, --audio FILE, --from FILE.jsonl")
+    if from_file is not None:
+        if not as_json:
+            raise typer.BadParameter("--from prints JSON lines: add --json")
+        _ask_many(settings, from_file, top_k)
+        return
     recognition = None
     if audio is not None:
         from speech.audio import decode
@@ -77,6 +91,32 @@ def ask(
         if answer.polished:
             console.print(answer.polished + "\n", markup=False, highlight=False, soft_wrap=True)
         console.print(answer.to_text(), markup=False, highlight=False, soft_wrap=True)
+
+
+def _ask_many(settings: Settings, path: Path, top_k: int) -> None:
+    """One JSON object per question of a JSONL file; models and indexes loaded once. A line
+    that is not a question object is answered with an error object and the rest go on."""
+    from kg.errors import BadQueryError
+
+    lines = path.read_text(encoding="utf-8").splitlines()
+    store = runtime.open_store(settings)
+    try:
+        service = runtime.search_service(settings, store, runtime.load_embedder(settings))
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+                    raise ValueError('expected {"_id" or "id": ..., "text": "..."}')
+                qid = row.get("_id", row.get("id", str(number)))
+                answer = service.ask(row["text"], top_k)
+                out = {"id": qid, **answer.model_dump(mode="json")}
+            except (ValueError, BadQueryError) as exc:
+                out = {"id": f"line {number}", "error": str(exc)}
+            print(json.dumps(out, ensure_ascii=False), flush=True)
+    finally:
+        store.close()
 
 
 @app.command()
@@ -129,9 +169,10 @@ def eval_speech(
 def _print_agreement(report: SpeechReport) -> None:
     """Voice versus typed: overlap of the top-5 atoms for the transcript and the reference."""
     from retrieval.index_bundle import IndexBundle
+    from retrieval.served import served_retriever
 
     settings = Settings()
-    analyzer, retriever = runtime.hybrid_retriever(
+    analyzer, retriever = served_retriever(
         IndexBundle.load(settings.index_path), runtime.load_embedder(settings)
     )
 

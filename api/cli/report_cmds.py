@@ -1,4 +1,4 @@
-"""`skg report contributions`: whose knowledge is used (贡献度)."""
+"""`skg report contributions` (贡献度) and `skg report gaps` (知识缺口)."""
 
 from __future__ import annotations
 
@@ -80,3 +80,38 @@ def contributions(
     console.print(table)
     if len(report) > limit:
         console.print(f"showing {limit} of {len(report)} (--limit)", highlight=False)
+
+
+@report_app.command("gaps")
+def gaps(
+    days: Annotated[int, typer.Option(min=1, help="The last N days.")] = 30,
+    limit: Annotated[int, typer.Option(min=1, help="How many questions to show.")] = 30,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Knowledge gaps (知识缺口): questions reps asked that found no reliable answer, most
+    asked first. Ask the experts for the missing material, or add an alias (curation/15)."""
+    from datetime import UTC, timedelta
+
+    store = runtime.open_store(Settings())
+    try:
+        rows, total = store.gaps(datetime.now(UTC) - timedelta(days=days), 0, limit)
+    finally:
+        store.close()
+    if as_json:
+        print(json.dumps({"items": rows, "total": total}, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        console.print(f"最近 {days} 天没有找不到答案的问题 (no knowledge gaps in {days} days)")
+        return
+    table = Table("问题", "次数", "最近一次", "置信度", "团队", title=f"知识缺口（最近 {days} 天）")
+    for row in rows:
+        table.add_row(
+            row["question"],
+            str(row["times"]),
+            row["last_asked"][:10],
+            f"{row['confidence']:.2f}" if row["confidence"] is not None else "",
+            "、".join(row["teams"]),
+        )
+    console.print(table)
+    if total > limit:
+        console.print(f"showing {limit} of {total} (--limit)", highlight=False)

@@ -24,12 +24,13 @@ from api.schemas import (
     next_offset,
 )
 from api.services import Services
-from api.views import atom_public, citation_public, entity_refs
+from api.views import atom_public, citation_public, entity_refs, visible_recognition
 from kg.access import Viewer
 from kg.errors import AudioError, GraphUnavailableError
 from retrieval.answer import Answer
 from retrieval.highlight import highlight
 from retrieval.hybrid import Filters
+from retrieval.visibility import EntityScope
 from speech.audio import decode
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,8 @@ def search(
         total=response.total,
         offset=request.offset,
         next_offset=next_offset(request.offset, len(response.results), response.total),
+        answered=response.answered,
+        confidence=round(response.confidence, 4),
         hits=[
             SearchHitPublic(
                 score=r.score,
@@ -117,7 +120,10 @@ def ask_voice(
     if not data:
         raise AudioError("音频文件为空")
     current = services.current
-    recognition = current.recognizer.recognize(decode(io.BytesIO(data), limits))
+    recognition = visible_recognition(
+        current.recognizer.recognize(decode(io.BytesIO(data), limits)),
+        EntityScope(current.bundle.graph, viewer.can_see),
+    )
     answer = current.search.ask(
         recognition.text, top_k, Filters(allow=viewer.can_see), refresher.poke
     )
@@ -141,7 +147,7 @@ def _remember(
 ) -> str:
     """Give the answer an id and record it (after the response is sent) for feedback."""
     metrics.ANSWERS.labels(channel).inc()
-    if not answer.citations:
+    if not answer.answered or not answer.citations:
         metrics.EMPTY_ANSWERS.inc()
     answer_id = "ans-" + uuid.uuid4().hex[:16]
     background.add_task(_record, services, answer_id, answer, viewer, channel)
@@ -157,6 +163,9 @@ def _record(
             answer.question,
             answer.intent,
             [c.atom_id for c in answer.citations],
+            answered=answer.answered,
+            confidence=answer.confidence,
+            leads=[c.atom_id for c in answer.leads],
             key_id=viewer.key_id,
             team=viewer.team,
             user=viewer.user,

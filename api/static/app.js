@@ -298,8 +298,30 @@
     let understood = `理解：${INTENT_LABELS[answer.intent] || INTENT_LABELS.explain}`;
     if (answer.entities.length) understood += `；识别到 ${answer.entities.join("、")}`;
     article.append(el("p", { class: "understood" }, understood));
+    if (answer.note) article.append(el("p", { class: "note" }, answer.note));
 
-    if (!answer.sections.length) {
+    if (answer.answered === false) {
+      // No reliable answer: say so plainly; the nearest atoms are shown apart, as leads only.
+      article.classList.add("declined");
+      article.append(
+        el("p", { class: "empty", testid: "answer-declined" }, "知识库里没有这个问题的可靠答案"),
+        el(
+          "p",
+          { class: "hint" },
+          "可以换个说法，或写明客户、产品或行业再问。这个问题会作为知识缺口交给知识运营补充。",
+        ),
+      );
+      if (answer.leads.length) {
+        article.append(
+          el(
+            "section",
+            { class: "leads", testid: "leads" },
+            el("h2", {}, "最接近的线索（仅供参考，不是答案）"),
+            el("ol", {}, answer.leads.map(citationView)),
+          ),
+        );
+      }
+    } else if (!answer.sections.length) {
       article.append(
         el("p", { class: "empty", testid: "answer-empty" }, "没有找到相关知识"),
         el("p", { class: "hint" }, "换个说法试试，或告诉知识运营补充这方面的内容。"),

@@ -570,3 +570,35 @@ def test_neo4j_outage_gives_503_and_recovers_by_itself(client, keys, api_setting
         time.sleep(1)
     assert response.status_code == 200 and response.json()["hits"]
     assert client.get("/readyz").status_code == 200
+
+
+# -- saying "I don't know" -------------------------------------------------------------------------
+def test_nonsense_is_declined_with_leads_and_recorded_as_a_gap(client, keys):
+    for body, path in (
+        ({"question": "asdfqwer zxcv"}, "/v1/ask"),
+        ({"query": "asdfqwer zxcv"}, "/v1/search"),
+    ):
+        response = client.post(path, json=body, headers=auth(keys["insider"]))
+        assert response.status_code == 200, response.text
+        data = response.json()
+        answered = data["answer"]["answered"] if path == "/v1/ask" else data["answered"]
+        assert answered is False
+    answer = client.post(
+        "/v1/ask", json={"question": "asdfqwer zxcv"}, headers=auth(keys["insider"])
+    ).json()
+    assert answer["answer"]["sections"] == [] and answer["answer"]["citations"] == []
+    assert answer["answer"]["leads"] and "可靠答案" in answer["text"]
+    good = client.post("/v1/ask", json={"question": QUESTION}, headers=auth(keys["insider"]))
+    assert good.json()["answer"]["answered"] is True
+    assert good.json()["answer"]["confidence"] > answer["answer"]["confidence"]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the answer is recorded after the response
+        gaps = client.get("/v1/gaps", params={"days": 1}, headers=auth(keys["admin"]))
+        assert gaps.status_code == 200, gaps.text
+        found = [g for g in gaps.json()["items"] if g["question"] == "asdfqwer zxcv"]
+        if found:
+            break
+        time.sleep(0.2)
+    assert found and found[0]["times"] >= 2 and found[0]["teams"] == [TEAM]
+    assert QUESTION not in [g["question"] for g in gaps.json()["items"]]
+    assert client.get("/v1/gaps", headers=auth(keys["insider"])).status_code == 403

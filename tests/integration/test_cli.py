@@ -72,7 +72,7 @@ def test_status_prints_ports_browser_and_versions(cli_env):
     assert "5.26.19" in result.output
 
 
-def test_ingest_then_ask_typed_and_spoken(cli_env):
+def test_ingest_then_ask_typed_and_spoken(cli_env, tmp_path):
     result = run("ingest", str(SAMPLES))
     assert result.exit_code == 0, result.output
     assert "failures: 0" in result.output
@@ -82,6 +82,24 @@ def test_ingest_then_ask_typed_and_spoken(cli_env):
     answer = json.loads(typed.output)
     top_paths = [c["document_path"] for c in answer["citations"][:5]]
     assert "cases/catl-thermal-runaway.md" in top_paths
+    assert answer["answered"] is True and 0 < answer["confidence"] <= 1
+
+    # Many questions from a file, models loaded once; nonsense is declined with leads; a bad
+    # line is answered with an error and the rest go on.
+    batch = tmp_path / "questions.jsonl"
+    batch.write_text(
+        json.dumps({"_id": "q1", "text": QUESTION}, ensure_ascii=False)
+        + "\n"
+        + json.dumps({"id": "q2", "text": "asdfqwer zxcv"})
+        + "\nnot json\n",
+        encoding="utf-8",
+    )
+    many = run("ask", "--json", "--from", str(batch))
+    assert many.exit_code == 0, many.output
+    lines = [json.loads(line) for line in many.output.splitlines() if line.strip()]
+    assert [line["id"] for line in lines] == ["q1", "q2", "line 3"]
+    assert lines[0]["answered"] is True and lines[1]["answered"] is False
+    assert lines[1]["sections"] == [] and lines[1]["leads"] and "error" in lines[2]
 
     spoken = run("ask", "--audio", str(EVAL_DATA / "speech_zh/questions/q01.wav"), "--json")
     assert spoken.exit_code == 0, spoken.output
@@ -93,7 +111,7 @@ def test_ingest_then_ask_typed_and_spoken(cli_env):
 def test_ask_without_a_question_is_a_usage_error(cli_env):
     result = run("ask")
     assert result.exit_code == 2
-    assert "QUESTION or --audio" in result.output
+    assert "a QUESTION, --audio FILE, --from FILE.jsonl" in result.output
 
 
 def _skg(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

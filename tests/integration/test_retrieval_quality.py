@@ -1,17 +1,21 @@
-"""Retrieval quality pinned on fixed data, with the real embedding model.
+"""Retrieval quality of the served ranking, pinned on fixed data with the real embedding model.
 
-Floors sit a little under the figures measured on 2026-11-27 (docs/retrieval.md), so a real
-regression fails while run-to-run noise does not. The fused retriever must beat every single
-retriever on the golden set and on CMRC 2018 sentence level.
+`served` is what the API returns: each corpus is indexed as `skg index sync` would index it and
+every question is ranked by `retrieval/served.py` through `HybridRetriever.page`
+(retrieval/evaluation.py). Floors sit 0.015-0.02 under the figures measured on 2026-12-01
+(docs/retrieval.md, `make eval`), so a real regression fails while run-to-run noise does not.
+
+**Floors are on test splits only**: golden test, colloquial test and the test half of the CMRC
+2018 trial (split by article, `retrieval.beir.cmrc_split`). The fusion is tuned on the dev
+splits; a floor on dev would pin the tuning, not how well it carries over.
 """
 
 import pytest
 
-from api.evaluate import graph_for_corpus
-from retrieval.beir import cmrc_to_beir, load_beir
-from retrieval.evaluation import PRIMARY, run_evaluation
+from api.evaluate import EvalCorpus, cmrc_corpus, rows, sales_corpus
+from retrieval.evaluation import SERVED, EvalResult, evaluate_served
 from retrieval.feedback_eval import run_feedback_experiment
-from tests.conftest import ROOT, SAMPLES, EVAL_DATA, TEST_HOME
+from tests.conftest import EVAL_DATA, ROOT, TEST_HOME
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -19,56 +23,81 @@ CACHE = TEST_HOME / "cache" / "embeddings"
 CMRC = EVAL_DATA / "cmrc2018" / "cmrc2018_trial.json"
 
 
-def _ndcg(metrics, system):
+def _test_split(corpus: EvalCorpus, result: EvalResult, name: str) -> dict[str, dict[str, float]]:
+    (row,) = [r for r in rows(corpus) if (r.set, r.split, r.style) == (name, "test", "")]
+    return result.metrics(row.qids)
+
+
+def _ndcg(metrics: dict[str, dict[str, float]], system: str) -> float:
     return metrics[system]["nDCG@10"]
 
 
+def _best_member(metrics: dict[str, dict[str, float]]) -> float:
+    return max(_ndcg(metrics, s) for s in ("dense", "lexical", "graph") if s in metrics)
+
+
+# CMRC first: building the sales graph puts its names into jieba's dictionary, and CMRC is
+# pinned as `skg eval --cmrc` tokenises it.
+def test_cmrc_sentence_level_test_half(embedder):
+    corpus = cmrc_corpus(CMRC, "sentence", titled=False)
+    m = _test_split(corpus, evaluate_served(corpus.data, embedder, cache_dir=CACHE), corpus.name)
+    # Measured: dense 0.742, lexical 0.731, served 0.782 (R@10 0.931).
+    assert _ndcg(m, "dense") >= 0.725
+    assert _ndcg(m, SERVED) >= 0.765
+    assert m[SERVED]["R@10"] >= 0.915
+    assert _ndcg(m, SERVED) > _best_member(m) + 0.02
+
+
+def test_cmrc_paragraph_level_test_half(embedder):
+    corpus = cmrc_corpus(CMRC, "paragraph", titled=False)
+    m = _test_split(corpus, evaluate_served(corpus.data, embedder, cache_dir=CACHE), corpus.name)
+    # Measured: served 0.993 (R@10 0.998).
+    assert _ndcg(m, SERVED) >= 0.975
+    assert m[SERVED]["R@10"] >= 0.98
+
+
 @pytest.fixture(scope="module")
-def golden(embedder):
-    data = load_beir(ROOT / "data" / "golden")
-    dictionary, snapshot = graph_for_corpus(data, SAMPLES)
-    result = run_evaluation(
-        data, embedder, dictionary=dictionary, snapshot=snapshot, cache_dir=CACHE
-    )
-    return data, result
+def sales(embedder) -> tuple[EvalCorpus, EvalResult]:
+    corpus = sales_corpus(ROOT)
+    return corpus, evaluate_served(corpus.data, embedder, snapshot=corpus.snapshot, cache_dir=CACHE)
 
 
-def test_golden_set(golden):
-    m = golden[1].metrics
-    assert _ndcg(m, "dense") >= 0.76
-    assert _ndcg(m, "lexical") >= 0.70
-    assert _ndcg(m, "hybrid(all)") >= 0.80
-    assert m["hybrid(all)"]["R@10"] >= 0.92
-    best_single = max(_ndcg(m, s) for s in ("dense", "lexical", "graph"))
-    assert _ndcg(m, "hybrid(all)") > best_single + 0.02
+def test_golden_test_split(sales):
+    m = _test_split(*sales, "golden")
+    # Measured: dense 0.774, lexical 0.750, graph 0.400, served 0.812 (R@10 0.932).
+    assert _ndcg(m, "dense") >= 0.755
+    assert _ndcg(m, "lexical") >= 0.735
+    assert _ndcg(m, SERVED) >= 0.795
+    assert m[SERVED]["R@10"] >= 0.915
+    assert _ndcg(m, SERVED) > _best_member(m) + 0.02
 
 
-def test_cmrc_sentence_level(embedder):
-    m = run_evaluation(cmrc_to_beir(CMRC, "sentence"), embedder, cache_dir=CACHE).metrics
-    assert _ndcg(m, "dense") >= 0.73
-    assert _ndcg(m, "hybrid(dense+lexical)") >= 0.76
-    assert _ndcg(m, "hybrid(dense+lexical)") > max(_ndcg(m, "dense"), _ndcg(m, "lexical")) + 0.01
+def test_colloquial_test_split(sales):
+    m = _test_split(*sales, "colloquial")
+    # Measured: dense 0.739, lexical 0.643, served 0.757 (R@10 0.876).
+    assert _ndcg(m, "dense") >= 0.72
+    assert _ndcg(m, SERVED) >= 0.74
+    assert m[SERVED]["R@10"] >= 0.86
+    assert _ndcg(m, SERVED) > _best_member(m) + 0.005
 
 
-def test_cmrc_paragraph_level(embedder):
-    m = run_evaluation(cmrc_to_beir(CMRC, "paragraph"), embedder, cache_dir=CACHE).metrics
-    assert _ndcg(m, "hybrid(dense+lexical)") >= 0.97
-    assert m["hybrid(dense+lexical)"]["R@10"] >= 0.98
-
-
-def test_feedback_moves_golden_rankings_the_right_way_and_not_the_wrong_way(golden, embedder):
-    data, result = golden
-    qids = list(data.queries)
+def test_feedback_moves_golden_rankings_the_right_way_and_not_the_wrong_way(sales, embedder):
+    # A measure of change, not a floor: the 170 golden questions of both splits, as measured.
+    corpus, result = sales
+    data = corpus.data
+    qids = [q for q in data.qrels if data.query_meta[q]["set"] == "golden"]
+    runs = {q: result.runs[SERVED][q] for q in qids}
     vectors = dict(zip(qids, embedder.embed_queries([data.queries[q] for q in qids]), strict=True))
-    table = run_feedback_experiment(result.runs[PRIMARY], data.qrels, data.queries, vectors)
+    table = run_feedback_experiment(runs, data.qrels, data.queries, vectors)
     base = table["baseline"]
 
     def delta(scenario, half):
         return table[scenario][half] - base[half]
 
-    # Measured 2026-11-27: honest +0.035 / 0.000; one vote against -0.014; noise -0.002 (mean
-    # of 10 draws; single draws spread -0.012 to +0.011, so near-ties decide);
-    # ten voters against -0.156 on their own questions, 0.000 on the others.
+    # Measured 2026-12-01 on the served ranking (benchmarks/feedback_effect.py): honest +0.040 /
+    # 0.000; one vote against -0.012; noise +0.005 / -0.001 (mean of 10 draws; single draws
+    # spread about ±0.01, so near-ties decide); ten voters against -0.150 on their own
+    # questions, 0.000 on the others. (2026-11-27, fixed fusion: +0.035, -0.014, -0.002, -0.156.)
     assert delta("honest", "seen") >= 0.025, table
     assert delta("honest", "unseen") >= -0.005, "honest feedback must not hurt other questions"
     assert delta("one_vote_against", "seen") >= -0.025, "one vote must not swing results"

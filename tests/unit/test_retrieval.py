@@ -200,8 +200,8 @@ def test_hybrid_pages_and_counts_only_what_the_caller_may_see(snapshot):
     hybrid = HybridRetriever({"dense": _Fixed("dense", hits)}, snapshot)
     query = Query("q", [], [], Intent.EXPLAIN)
     everyone = Filters(allow=Viewer("k", "crm").can_see)
-    first, total = hybrid.page(query, 0, 1, everyone)
-    second, _ = hybrid.page(query, 1, 5, everyone)
+    first, total, _ = hybrid.page(query, 0, 1, everyone)
+    second, _, _ = hybrid.page(query, 1, 5, everyone)
     assert total == 2 and [h.atom_id for h in first + second] == ["a-term", "a-byd-case"]
     snapshot.atoms["a-catl"]["team"] = "华东"
     member = Filters(allow=Viewer("k", "crm", team="华东").can_see)

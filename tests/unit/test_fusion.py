@@ -1,0 +1,112 @@
+"""The learned fusion, the answer's confidence and query understanding: pure logic on small
+fixed inputs (the shipped models are checked to load and to rank sensibly)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kg.dictionary import EntityDictionary
+from kg.store import DictionaryEntry
+from retrieval.answer import DECLINED, ENGLISH_NOTE, decline
+from retrieval.base import Hit
+from retrieval.confidence import SIGNALS, ConfidenceModel, question_signals
+from retrieval.query import QueryAnalyzer
+from retrieval.ranker import FEATURES, FusionModel, candidate_features, load_confidence
+
+pytestmark = pytest.mark.unit
+
+ENTITIES = [
+    DictionaryEntry("customer:宁德时代", "宁德时代", ["CATL", "宁德"], "Customer"),
+    DictionaryEntry("customer:粤能新能源", "粤能新能源", ["粤能"], "Customer"),
+    DictionaryEntry("term:热失控", "热失控", ["Thermal Runaway"], "Term"),
+]
+NAMES = {e.id: e.name for e in ENTITIES}
+
+
+def hits(name: str, ranked: list[tuple[str, float]]) -> list[Hit]:
+    return [Hit(atom_id, score, name) for atom_id, score in ranked]
+
+
+def features(text: str, atom_texts: dict[str, str]):
+    return candidate_features(
+        text,
+        ["热失控", "方案"],
+        {
+            "dense": hits("dense", [("a", 0.90), ("b", 0.85)]),
+            "lexical": hits("lexical", [("b", 12.0), ("c", 3.0)]),
+            "graph": hits("graph", [("c", 1.0)]),
+        },
+        lambda atom_id: {"a": ["热失控"], "b": ["热失控", "方案"], "c": []}[atom_id],
+        lambda term: 2.0,
+        lambda atom_id: atom_texts.get(atom_id, ""),
+    )
+
+
+def test_every_candidate_gets_every_feature():
+    found = features("热失控防护方案", {"a": "", "b": "", "c": ""})
+    assert found.ids == ["a", "b", "c"]
+    assert found.features.shape == (3, len(FEATURES))
+    column = {name: i for i, name in enumerate(FEATURES)}
+    assert found.features[1, column["coverage"]] == pytest.approx(1.0)
+    assert found.features[0, column["coverage"]] == pytest.approx(0.5)
+    assert found.signals.lexical_confidence == pytest.approx(1.0)
+    assert found.features[2, column["graph_hit"]] == 1.0
+
+
+def test_a_phrase_typed_from_an_atom_is_found_verbatim():
+    found = features("实际从送样、小批量验证", {"a": "预测，实际从送样、小批量验证走了", "b": ""})
+    column = FEATURES.index("phrase")
+    assert found.features[0, column] == 1.0 and found.features[1, column] == 0.0
+
+
+def test_the_shipped_models_load_and_prefer_the_atom_that_matches_everything():
+    model = FusionModel.load()
+    assert model.trained_on and len(model.weights) == len(FEATURES)
+    found = features("热失控方案", {"a": "", "b": "热失控方案", "c": ""})
+    assert found.ids[int(np.argmax(model.scores(found.features)))] == "b"
+    confidence = load_confidence()
+    assert confidence is not None and 0 < confidence.threshold < 1
+
+
+def test_model_files_of_other_features_are_refused():
+    with pytest.raises(ValueError):
+        FusionModel.from_json({"features": ["x"], "weights": [1.0]})
+    with pytest.raises(ValueError):
+        ConfidenceModel.from_json({"signals": ["x"]})
+
+
+def test_confidence_signals_name_unknown_companies_and_factoid_asks():
+    found = features("远景能源的储能PCS报价是多少？", {"a": "", "b": "", "c": ""})
+    scores = np.array([1.0, 0.5, 0.2])
+
+    def signals(text: str, recognised: list[str]) -> dict[str, float]:
+        values = question_signals(found, scores, text, recognised)
+        return dict(zip(SIGNALS, values, strict=True))
+
+    asked = signals("远景能源的储能PCS报价是多少？", [])
+    assert asked["unknown_names"] == 1.0 and asked["asks_fact"] == 1.0
+    known = signals("粤能新能源怎么讲", ["粤能新能源"])
+    assert known["unknown_names"] == 0.0 and known["asks_fact"] == 0.0
+
+
+def test_aliases_english_names_and_pinyin_expand_the_question():
+    analyzer = QueryAnalyzer(EntityDictionary(ENTITIES), NAMES)
+    query = analyzer.analyze("How much did Yueneng save with CATL's thermal runaway design?")
+    assert {e.id for e in query.entities} == {
+        "customer:粤能新能源",
+        "customer:宁德时代",
+        "term:热失控",
+    }
+    assert set(query.expansion) == {"粤能新能源", "宁德时代", "热失控"}
+    assert "宁德时代" in query.dense_text and "宁德时代" in query.search_tokens
+    assert analyzer.analyze("宁德时代的热失控").expansion == []  # already in its own words
+
+
+def test_a_declined_answer_says_so_and_keeps_leads_apart():
+    analyzer = QueryAnalyzer(EntityDictionary(ENTITIES), NAMES)
+    answer = decline(analyzer.analyze("asdfqwer zxcv"), [], 0.12)
+    assert not answer.answered and answer.sections == [] and answer.citations == []
+    assert DECLINED in answer.to_text()
+    english = decline(analyzer.analyze("What is the weather in Tokyo today?"), [], 0.1)
+    assert english.note == ENGLISH_NOTE
