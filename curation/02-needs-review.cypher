@@ -9,7 +9,7 @@
 //       atom as private to its owner, or leaves it out, until it is fixed). For
 //       source_changed the held-back new text from the source (pending_text) is shown next to
 //       the current text. Then: 07 accept the source / 08 keep yours (source_changed), 04
-//       approve (stale, disputed), 06 edit, or 05 deprecate; fix invalid fields with SET.
+//       approve (stale, disputed), 06 edit, or 05 deprecate, and fix invalid fields by SET.
 //
 // 参数 Parameters: 无 none
 CALL () {

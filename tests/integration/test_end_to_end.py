@@ -184,5 +184,9 @@ def test_http_api_readiness_search_and_clear_errors(ingested, keyless):
         for junk in (b"", b"not audio at all" * 100):
             bad = client.post("/v1/ask/voice", files={"audio": ("x.m4a", junk, "audio/mp4")})
             assert bad.status_code == 422 and bad.json()["code"] == "bad_audio"
-        missing = client.post("/v1/ask/voice", data={"top_k": "3"})
-        assert missing.status_code == 422
+        not_multipart = client.post("/v1/ask/voice", data={"top_k": "3"})
+        assert not_multipart.status_code == 415  # the endpoint takes multipart/form-data
+        missing = client.post(
+            "/v1/ask/voice", data={"top_k": "3"}, files={"other": ("x.txt", b"x", "text/plain")}
+        )
+        assert missing.status_code == 422 and "audio" in missing.json()["detail"]
