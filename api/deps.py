@@ -1,10 +1,14 @@
 """FastAPI dependencies: the services built once in the lifespan, the caller's identity (with
-its rate limit), and the content type a request body must have."""
+its rate limit), and the content type a request body must have.
+
+What never blocks is ``async def``: FastAPI runs a plain ``def`` dependency in its thread pool,
+and those hand-offs cost more CPU than the work under load (docs/benchmarks.md, Encoders).
+``_viewer`` may read Neo4j, so it stays a plain function."""
 
 from __future__ import annotations
 
 import email.message
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request, params
@@ -20,15 +24,15 @@ from kg.errors import AuthenticationError, PermissionDeniedError, UnsupportedMed
 _bearer = HTTPBearer(auto_error=False, description="An API key: `skg keys create`.")
 
 
-def _services(request: Request) -> Services:
+async def _services(request: Request) -> Services:
     return request.app.state.services
 
 
-def _jobs(request: Request) -> IngestJobs:
+async def _jobs(request: Request) -> IngestJobs:
     return request.app.state.jobs
 
 
-def _refresher(request: Request) -> IndexRefresher:
+async def _refresher(request: Request) -> IndexRefresher:
     return request.app.state.refresher
 
 
@@ -37,7 +41,7 @@ JobsDep = Annotated[IngestJobs, Depends(_jobs)]
 RefresherDep = Annotated[IndexRefresher, Depends(_refresher)]
 
 
-def _limits(request: Request) -> RateLimits:
+async def _limits(request: Request) -> RateLimits:
     return request.app.state.limits
 
 
@@ -98,10 +102,10 @@ def _viewer(
     return viewer
 
 
-def require(scope: Scope) -> Callable[..., Viewer]:
+def require(scope: Scope) -> Callable[..., Awaitable[Viewer]]:
     """A dependency giving the caller, refusing keys without ``scope``."""
 
-    def dependency(viewer: Annotated[Viewer, Depends(_viewer)]) -> Viewer:
+    async def dependency(viewer: Annotated[Viewer, Depends(_viewer)]) -> Viewer:
         if not viewer.allows(scope):
             raise PermissionDeniedError(
                 f"该密钥没有 {scope.value} 权限 (the key lacks the {scope.value!r} scope)"
@@ -111,8 +115,8 @@ def require(scope: Scope) -> Callable[..., Viewer]:
     return dependency
 
 
-def require_any(*scopes: Scope) -> Callable[..., Viewer]:
-    def dependency(viewer: Annotated[Viewer, Depends(_viewer)]) -> Viewer:
+def require_any(*scopes: Scope) -> Callable[..., Awaitable[Viewer]]:
+    async def dependency(viewer: Annotated[Viewer, Depends(_viewer)]) -> Viewer:
         if not any(viewer.allows(s) for s in scopes):
             names = " 或 ".join(s.value for s in scopes)
             raise PermissionDeniedError(f"该密钥没有 {names} 权限 (the key lacks these scopes)")

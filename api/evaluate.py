@@ -60,16 +60,20 @@ def graph_for_corpus(data: BeirData, sources: Path) -> tuple[EntityDictionary, G
     """
     parsed = parse_folder(sources)
     entities = {e.id: e for p in parsed for e in p.entities}
-    dictionary = EntityDictionary(
-        DictionaryEntry(e.id, e.name, e.aliases, e.kind.value) for e in entities.values()
-    )
+    aliases: dict[str, list[str]] = {}  # every document's aliases of an entity, as ingest keeps
+    for e in (e for p in parsed for e in p.entities):
+        aliases[e.id] = list(dict.fromkeys([*aliases.get(e.id, []), *e.aliases]))
+    entries = [
+        DictionaryEntry(e.id, e.name, aliases[e.id], e.kind.value) for e in entities.values()
+    ]
+    dictionary = EntityDictionary(entries)
     load_into_jieba(dictionary)
     atom_entities = {a.id: a.entities for p in parsed for a in p.atoms}
     mentions = set(mentions_from_text(data.corpus, dictionary))
     mentions |= {(a, e) for a, ids in atom_entities.items() if a in data.corpus for e in ids}
     atoms = {a.id: {"type": a.type.value, "status": "approved"} for p in parsed for a in p.atoms}
     snapshot = GraphSnapshot.build(
-        (DictionaryEntry(e.id, e.name, e.aliases, e.kind.value) for e in entities.values()),
+        entries,
         ((r.source, r.name, r.target) for p in parsed for r in p.relations),
         sorted(mentions),
         atoms,

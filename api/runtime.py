@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from api.settings import Settings
 from ingest.limits import ParseLimits
-from kg.errors import ConfigError
+from kg.errors import ConfigError, ModelError
 from kg.neo4j_store import Neo4jGraphStore, connect
 from kg.server import LocalNeo4jServer, ServerConfig
 from retrieval.embedding.base import Embedder
+from retrieval.embedding.lazy import LazyEmbedder
 from retrieval.embedding.sentence_transformer import SentenceTransformerEmbedder
 from retrieval.graph import GraphSnapshot
 from retrieval.index_bundle import IndexBundle
@@ -56,12 +57,52 @@ def open_store(settings: Settings) -> Neo4jGraphStore:
     return store
 
 
-def load_embedder(settings: Settings) -> Embedder:
-    embedder = SentenceTransformerEmbedder(settings.embedding_model_path)
+def load_embedder(settings: Settings, *, lazy: bool = False) -> Embedder:
+    """The encoder of ``SKG_ENCODER`` for the prepared e5 (OpenVINO by default), PyTorch for
+    ``SKG_ENCODER=torch`` or a custom ``SKG_EMBEDDING_MODEL``. ``lazy``: loaded on first use
+    (an index sync with nothing to embed never loads it)."""
+    runtime = "torch" if settings.embedding_model is not None else settings.encoder
+    folder = settings.encoder_path
+    threads = settings.encoder_threads
+    dimensions = settings.embedding_dimensions
+    load: Callable[[], Embedder]
+    if runtime == "torch":
+        source = settings.embedding_model_path
+        name = source.name  # SentenceTransformerEmbedder's
+
+        def load() -> Embedder:
+            return SentenceTransformerEmbedder(source)
+
+    else:
+        if not (folder / "skg-encoder.json").is_file():
+            raise ModelError(
+                f"The encoder ({settings.encoder}) is not prepared in {folder}: run "
+                "`skg models prepare`."
+            )
+        if runtime == "ct2-int8":
+            from retrieval.embedding.ct2 import Ct2Embedder, encoder_name
+
+            name = encoder_name(folder)
+
+            def load() -> Embedder:
+                return Ct2Embedder(folder, threads=threads)
+
+        else:
+            from retrieval.embedding.openvino_encoder import OpenVinoEmbedder, encoder_name
+
+            precision = "f32" if runtime == "openvino-f32" else "auto"
+            name = encoder_name(folder, precision)
+
+            def load() -> Embedder:
+                return OpenVinoEmbedder(folder, threads=threads, precision=precision)
+
+    if lazy:
+        return LazyEmbedder(load, name, dimensions)
+    embedder = load()
     if embedder.dimensions != settings.embedding_dimensions:
         raise ConfigError(
-            f"The embedding model {settings.embedding_model_path} makes {embedder.dimensions}-"
-            f"dimensional vectors; set SKG_EMBEDDING_DIMENSIONS={embedder.dimensions}."
+            f"The embedding model {embedder.name} makes {embedder.dimensions}-dimensional "
+            f"vectors; set SKG_EMBEDDING_DIMENSIONS={embedder.dimensions}."
         )
     return embedder
 
@@ -101,7 +142,12 @@ def load_transcriber(settings: Settings) -> Transcriber:
         return OpenAIWhisperTranscriber(path)
     from speech.faster_whisper_backend import FasterWhisperTranscriber
 
-    return FasterWhisperTranscriber(path, beam_size=settings.whisper_beam_size)
+    return FasterWhisperTranscriber(
+        path,
+        beam_size=settings.whisper_beam_size,
+        threads=settings.whisper_threads,
+        fallback=settings.whisper_fallback,
+    )
 
 
 # Entity kinds whose names and aliases Whisper mangles and the corrector restores.

@@ -13,6 +13,7 @@ from api.settings import Settings
 from kg.errors import IndexNotReadyError
 from kg.neo4j_store import Neo4jGraphStore
 from retrieval.embedding.base import Embedder
+from retrieval.embedding.batching import BatchingEmbedder
 from retrieval.index_bundle import IndexBundle
 from retrieval.index_sync import SyncReport, sync_index
 from retrieval.service import SearchService
@@ -59,9 +60,9 @@ class Services:
 
         jieba.setLogLevel(logging.WARNING)
         store = runtime.open_store(settings)
-        services = cls(
-            settings, store, runtime.load_embedder(settings), runtime.load_transcriber(settings)
-        )
+        # Concurrent requests' questions are embedded together (docs/benchmarks.md, Encoders).
+        embedder = BatchingEmbedder(runtime.load_embedder(settings))
+        services = cls(settings, store, embedder, runtime.load_transcriber(settings))
         if IndexBundle.exists(settings.index_path):
             services.reload()
         else:
@@ -76,6 +77,7 @@ class Services:
         with self._sync_lock:
             report = sync_index(self.store, self.embedder, self.settings.index_path)
             self.store.flag_stale(self.settings.stale_after_days)
+            self.store.caption_atoms()  # Browser captions follow curators' type/title edits
             self.reload()
             return report
 

@@ -6,11 +6,12 @@ settings use the ``SKG_`` prefix; the Neo4j connection uses the usual ``NEO4J_*`
 
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kg.errors import ConfigError
@@ -54,13 +55,27 @@ class Settings(BaseSettings):
         None, description="A sentence-transformers folder. Unset: the prepared e5-small."
     )
     embedding_dimensions: int = Field(384, ge=1, le=4096)
+    encoder: Literal["openvino", "openvino-f32", "ct2-int8", "torch"] = Field(
+        "openvino",
+        description="Runtime of the prepared e5 encoder (docs/benchmarks.md, Encoders): "
+        "openvino (bfloat16 where the CPU has it, else fp32; the same rankings as PyTorch), "
+        "openvino-f32, ct2-int8 (CTranslate2 int8: fastest, rankings move by up to 0.011 "
+        "nDCG@10) or torch (PyTorch fp32). A custom SKG_EMBEDDING_MODEL always runs on torch.",
+    )
+    encoder_threads: int = Field(
+        0, ge=0, le=64, description="Threads per encoder call; 0: the runtime's default."
+    )
     whisper_model: Path | None = Field(
         None, description="A CTranslate2 Whisper folder or an openai-whisper .pt file."
     )
     whisper_backend: Literal["faster-whisper", "openai-whisper"] = "faster-whisper"
     whisper_beam_size: int = Field(
-        5, ge=1, le=10, description="faster-whisper beam: 1 is 1.8x faster, CER 0.137 vs 0.093"
+        5, ge=1, le=10, description="faster-whisper beam (docs/speech.md: speed against errors)"
     )
+    whisper_fallback: bool = Field(
+        True, description="Retry a window at higher temperatures when decoding looks poor."
+    )
+    whisper_threads: int = Field(0, ge=0, le=64, description="0: the runtime's default.")
     index_dir: Path | None = None
     audio_max_seconds: float = Field(120.0, gt=0, description="Longest audio accepted.")
     audio_max_bytes: int = Field(20 * 1024 * 1024, gt=0, description="Largest audio file accepted.")
@@ -147,6 +162,64 @@ class Settings(BaseSettings):
     )
     upload_rate_limit_burst: int = Field(10, ge=1, description="Uploads a caller may send at once.")
 
+    # -- the knowledge managers' page (/app/admin) ----------------------------------------------
+    neo4j_browser_url: str | None = Field(
+        None,
+        description="Neo4j Browser as knowledge managers reach it, e.g. "
+        "http://kg.example.com:7474/browser/; the admin page links atoms into it. Unset: the "
+        "host the page was loaded from, on SKG_NEO4J_HTTP_PORT.",
+    )
+
+    # -- conversations: follow-up questions (issue 16) -----------------------------------------
+    conversation_days: int = Field(
+        30,
+        ge=1,
+        le=3650,
+        description="Conversations (follow-up questions) untouched this many days are deleted.",
+    )
+
+    # -- pushes to the CRM's webhook (issue 17) ---------------------------------------------------
+    push_webhook_url: str | None = Field(
+        None,
+        description="Where pushes are POSTed (http or https), e.g. the CRM's inbound webhook. "
+        "Only the operator sets it: no API call names an address. Unset: pushes are kept and "
+        "listed at GET /v1/pushes, not sent.",
+    )
+    push_webhook_secret: SecretStr | None = Field(
+        None,
+        description="Key of the HMAC-SHA256 signature over each body (X-SKG-Signature); at "
+        "least 16 characters; required with the URL.",
+    )
+    push_webhook_timeout: float = Field(5.0, gt=0, le=60, description="Seconds per attempt.")
+    push_max_attempts: int = Field(6, ge=1, le=20, description="Attempts before a push fails.")
+    push_retry_base_seconds: float = Field(
+        5.0, gt=0, description="Wait after the first failed attempt; doubled after each next one."
+    )
+    push_retry_max_seconds: float = Field(600.0, gt=0, description="Longest wait between attempts.")
+    push_poll_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often the worker looks for pushes due for a retry."
+    )
+    push_rate_per_hour: int = Field(
+        20, ge=0, description="Pushes a rep may receive an hour (more are dropped); 0: no limit."
+    )
+
+    @field_validator("push_webhook_url")
+    @classmethod
+    def _http_only(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[^\s/?#]+[^\s]*", value):
+            raise ValueError("SKG_PUSH_WEBHOOK_URL must be an http:// or https:// address")
+        return value
+
+    @model_validator(mode="after")
+    def _signed_pushes(self) -> Settings:
+        secret = self.push_webhook_secret
+        if self.push_webhook_url and (secret is None or len(secret.get_secret_value()) < 16):
+            raise ValueError(
+                "SKG_PUSH_WEBHOOK_SECRET (16 characters or more) is required with "
+                "SKG_PUSH_WEBHOOK_URL: receivers check each push's signature with it"
+            )
+        return self
+
     @field_validator("neo4j_password")
     @classmethod
     def _refuse_weak(cls, value: SecretStr | None) -> SecretStr | None:
@@ -170,6 +243,15 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         return self.home / "models"
+
+    @property
+    def encoder_path(self) -> Path:
+        """The prepared encoder of ``SKG_ENCODER`` (torch: the e5 folder itself)."""
+        if self.encoder.startswith("openvino"):
+            return self.models_dir / "multilingual-e5-small-openvino"
+        if self.encoder == "ct2-int8":
+            return self.models_dir / "multilingual-e5-small-ct2"
+        return self.embedding_model_path
 
     @property
     def embedding_model_path(self) -> Path:

@@ -3,7 +3,8 @@
 Single process, warm, on this machine. The base is the golden corpus (the sample atoms) with
 its real embeddings and its graph (entities, relations, mentions parsed from data/samples).
 Each copy gets the base vector plus small noise (re-normalised), the base text with a copy
-number, and the base atom's mentions; queries are the 170 golden questions, embedded for real.
+number, and the base atom's mentions; queries are the 170 golden questions, embedded for real
+by the served encoder (SKG_ENCODER).
 Atom reads from Neo4j are not part of search (they are one indexed lookup of top_k ids; see
 docs/benchmarks.md for ask).
 
@@ -20,11 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from api.evaluate import graph_for_corpus
+from api.runtime import load_embedder
 from api.settings import Settings
 from kg.store import DictionaryEntry
 from retrieval.beir import load_beir
 from retrieval.dense import DenseRetriever, FaissIndex
-from retrieval.embedding.sentence_transformer import SentenceTransformerEmbedder
 from retrieval.evaluation import embed_corpus
 from retrieval.graph import GraphRetriever, GraphSnapshot
 from retrieval.hybrid import HybridRetriever
@@ -89,7 +90,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     settings = Settings(_env_file=None, home=ROOT / ".skg")
-    embedder = SentenceTransformerEmbedder(settings.embedding_model_path)
+    embedder = load_embedder(settings)  # the served encoder (SKG_ENCODER)
+    print(f"encoder: {embedder.name}")
     data = load_beir(ROOT / "data" / "golden")
     dictionary, snapshot = graph_for_corpus(data, ROOT / "data" / "samples")
     ids = list(data.corpus)

@@ -1,48 +1,74 @@
-"""Compute time of a 5-second spoken question for each Whisper backend (warm, one process).
+"""How fast a spoken question is transcribed, and how well, for each faster-whisper setting:
+beam width, threads and temperature fallback; and the whole spoken question answered.
 
-The 5-second clip is q01 (3.2 s) followed by q09, cut to exactly 5.0 s.
+Compute time of a 5-second question (q01 followed by q09, cut to 5.0 s), warm, median of 5;
+error rate (CER after the graph's correction) and key-term recall over the 16 spoken sales
+questions of data/eval/speech_zh/questions, with the recognizer the API builds (voice
+detection, the graph's vocabulary from data/samples, no Neo4j needed).
 
-    .venv/bin/python benchmarks/speech_latency.py
+    .venv/bin/python benchmarks/speech_latency.py [--grid]
 """
 
 from __future__ import annotations
 
+import argparse
+import itertools
 import time
 from pathlib import Path
 
 import numpy as np
 
+from api import runtime
+from api.evaluate import graph_for_corpus
 from api.settings import Settings
+from retrieval.beir import load_beir
+from retrieval.tokenize import tokenize
 from speech.audio import SAMPLE_RATE, decode
+from speech.evaluation import evaluate_speech
 from speech.faster_whisper_backend import FasterWhisperTranscriber
-from speech.openai_whisper_backend import OpenAIWhisperTranscriber
 
 ROOT = Path(__file__).resolve().parents[1]
-CLIPS = ROOT.parent / "shared" / "eval" / "speech_zh" / "questions"
+CLIPS = ROOT / "data" / "eval" / "speech_zh" / "questions"
 RUNS = 5
 
 
 def main() -> None:
-    settings = Settings(_env_file=None, home=ROOT / ".skg")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--grid", action="store_true", help="every beam, thread and fallback")
+    args = parser.parse_args()
+    settings = Settings()
     audio = np.concatenate([decode(CLIPS / "q01.wav"), decode(CLIPS / "q09.wav")])[
         : 5 * SAMPLE_RATE
     ]
-    base = settings.models_dir / "whisper-base"
-    backends = {
-        "faster-whisper int8, beam 5": lambda: FasterWhisperTranscriber(base / "ct2"),
-        "faster-whisper int8, beam 1": lambda: FasterWhisperTranscriber(base / "ct2", beam_size=1),
-        "openai-whisper fp32": lambda: OpenAIWhisperTranscriber(base / "openai" / "base.pt"),
-    }
-    print(f"5.0 s question, {RUNS} warm runs each")
-    for name, make in backends.items():
-        started = time.perf_counter()
-        transcriber = make()
-        load_s = time.perf_counter() - started
-        transcriber.transcribe(audio)  # warm up
-        times = [transcriber.transcribe(audio).compute_seconds for _ in range(RUNS)]
+    data = load_beir(ROOT / "data" / "golden", "all")
+    _, graph = graph_for_corpus(data, ROOT / "data" / "samples")
+    tokens = [tokenize(f"{d['title']}\n{d['text']}") for d in data.corpus.values()]
+    model = settings.models_dir / "whisper-base" / "ct2"
+    settings_grid = (
+        itertools.product((1, 2, 3, 5), (1, 2), (True, False))
+        if args.grid
+        else [(5, 0, True), (settings.whisper_beam_size, 0, settings.whisper_fallback)]
+    )
+    print("5.0 s question, warm, median of 5; CER and key-term recall over 16 questions")
+    print(f"{'beam':>4} {'threads':>7} {'fallback':>8} {'compute s':>9} {'CER':>6} {'keys':>5}")
+    for beam, threads, fallback in settings_grid:
+        transcriber = FasterWhisperTranscriber(
+            model, beam_size=beam, threads=threads, fallback=fallback
+        )
+        recognizer = runtime.graph_aware_recognizer(
+            transcriber, graph, tokens, runtime.speech_screening(settings)
+        )
+        recognizer.recognize(audio)  # warm up
+        times = []
+        for _ in range(RUNS):
+            started = time.perf_counter()
+            recognizer.recognize(audio)
+            times.append(time.perf_counter() - started)
+        summary = evaluate_speech(CLIPS / "questions.tsv", recognizer).summary()
         print(
-            f"{name:<30} load {load_s:4.1f} s   compute median {np.median(times):.2f} s "
-            f"(min {min(times):.2f}, max {max(times):.2f})"
+            f"{beam:>4} {threads or 'auto':>7} {fallback!s:>8} {np.median(times):>9.2f} "
+            f"{summary['CER corrected']:>6.3f} {summary['key-term recall corrected']:>5.2f}",
+            flush=True,
         )
 
 

@@ -8,6 +8,7 @@ stable).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -19,7 +20,7 @@ from ingest.claims import enforce_claims
 from ingest.dedup import near_duplicates
 from ingest.limits import ParseLimits
 from ingest.parsed import ParsedSource
-from ingest.sources import discover, parse_file
+from ingest.sources import discover, document_id, parse_file
 from ingest.splitter import SplitOptions
 from kg.access import Viewer, Writer
 from kg.dictionary import EntityDictionary, load_into_jieba, unknown_candidates
@@ -113,16 +114,26 @@ def ingest_paths(
     started = time.perf_counter()
     report = IngestReport()
     units = _units(paths, options)
-    known = {e.name: EntityKind(e.kind) for e in store.entity_dictionary()}
+    entries = store.entity_dictionary()
+    known = {e.name: EntityKind(e.kind) for e in entries}
     split_options = SplitOptions(
         default_status=options.default_status,
         default_visibility=options.default_visibility,
         default_team=options.default_team,
         default_owner=options.default_owner,
     )
+    keys = {unit.path: _source_key(unit.path, split_options, options.writer) for unit in units}
+    unchanged = _unchanged(units, keys, store, EntityDictionary(entries).fingerprint, options)
 
     parsed: dict[Path, ParsedSource] = {}
     for unit in units:
+        if unit.path in unchanged:  # the same bytes, read the same way, linked the same way
+            report.documents += 1
+            report.documents_unchanged += 1
+            report.atoms_unchanged += unchanged[unit.path]
+            if on_file:
+                on_file(unit.path)
+            continue
         try:
             source = parse_file(
                 unit.path,
@@ -134,6 +145,7 @@ def ingest_paths(
                 limits=options.limits,
             )
             report.warnings += enforce_claims(source.atoms, options.writer, unit.relative)
+            source.document.source_hash = keys[unit.path]
             parsed[unit.path] = source
         except IngestError as exc:
             logger.warning("skipped %s: %s", unit.path, exc)
@@ -187,6 +199,9 @@ def _write_sources(
         if on_stage:
             on_stage(name)
 
+    if not parsed:  # every file unchanged (or refused): only an interrupted run to finish
+        _derive(store, set(), None, options, report)
+        return
     states = store.document_states([p.document.id for p in parsed.values()])
     parsed = _writable(parsed, states, options.writer, report, on_file)
     _fold_merged_entities(parsed.values(), store.entity_dictionary())
@@ -204,15 +219,20 @@ def _write_sources(
     load_into_jieba(dictionary)
     written: set[str] = set()
     batch: list[tuple[Path, DocumentWrite | None]] = []
+    keys: dict[str, str] = {}  # unchanged documents' source keys, so the next run skips them
     for path, source in parsed.items():
-        change = _plan(source, states.get(source.document.id), dictionary, report, retired)
+        state = states.get(source.document.id)
+        change = _plan(source, state, dictionary, report, retired)
         batch.append((path, change))
         if change:
             written.add(change.document.id)
+        elif state and source.document.source_hash not in (None, state.source_hash):
+            keys[source.document.id] = str(source.document.source_hash)
         if sum(len(c.upsert) + 1 for _, c in batch if c) >= options.batch_atoms:
             _flush(batch, store, options.writer, options.batch_atoms, on_file)
             stage("batch")
     _flush(batch, store, options.writer, options.batch_atoms, on_file)
+    store.set_source_hashes(keys)
     stage("atoms")
     _derive(store, written, dictionary, options, report)
     stage("derived")
@@ -250,7 +270,7 @@ def _writable(
 def _derive(
     store: GraphStore,
     written: set[str],
-    dictionary: EntityDictionary,
+    dictionary: EntityDictionary | None,
     options: IngestOptions,
     report: IngestReport,
 ) -> None:
@@ -259,6 +279,9 @@ def _derive(
     targets = written | {doc_id for doc_id, _ in store.underived_documents()}
     if not targets:
         return
+    if dictionary is None:
+        dictionary = EntityDictionary(store.entity_dictionary())
+        load_into_jieba(dictionary)
     everything = store.atom_texts()
     mine = [(a, d, t) for a, d, t, _ in everything if d in targets]
     pairs = near_duplicates(
@@ -298,6 +321,45 @@ def _fold_merged_entities(sources: Iterable[ParsedSource], known: list[Dictionar
         source.about = list(dict.fromkeys(remap.get(i, i) for i in source.about))
         for atom in source.atoms:
             atom.entities = list(dict.fromkeys(remap.get(i, i) for i in atom.entities))
+
+
+def _source_key(path: Path, split: SplitOptions, writer: Writer) -> str:
+    """What decides what a file becomes: its bytes and how this run reads them."""
+    digest = hashlib.sha256(repr((split, writer)).encode("utf-8"))
+    try:
+        digest.update(path.read_bytes())
+    except OSError:
+        return ""  # unreadable: parsed (and reported) like any other file
+    return digest.hexdigest()
+
+
+def _unchanged(
+    units: list[_Unit],
+    keys: dict[Path, str],
+    store: GraphStore,
+    link_hash: str,
+    options: IngestOptions,
+) -> dict[Path, int]:
+    """Files whose document already holds exactly what parsing them now would write (same
+    source key, linked against the same vocabulary): skipped without parsing. Returns each
+    one's atom count."""
+    ids = {
+        unit.path: document_id(unit.collection, unit.relative, options.writer.namespace)
+        for unit in units
+    }
+    states = store.document_states(list(ids.values()))
+    found = {}
+    for path, doc_id in ids.items():
+        state = states.get(doc_id)
+        if (
+            state is not None
+            and keys[path]
+            and state.source_hash == keys[path]
+            and state.link_hash == link_hash
+            and not state.removed
+        ):
+            found[path] = len(state.atoms)
+    return found
 
 
 def _units(paths: list[Path], options: IngestOptions) -> list[_Unit]:

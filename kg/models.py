@@ -112,6 +112,9 @@ class Document(BaseModel):
     # Whose document it is: None for the organisation's own (CLI, admin keys), else the
     # ingest key's namespace ("team:华东", "user:王磊"); part of its identity (``document_id``).
     namespace: str | None = None
+    # The file's bytes and how the run read them (ingest/pipeline.py): an unchanged file is
+    # not parsed again.
+    source_hash: str | None = None
 
 
 class SourceSpan(BaseModel):

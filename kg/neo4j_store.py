@@ -15,6 +15,7 @@ import neo4j
 from neo4j import Driver, GraphDatabase
 from neo4j.exceptions import (
     AuthError,
+    ConstraintError,
     IncompleteCommit,
     ServiceUnavailable,
     SessionExpired,
@@ -27,11 +28,14 @@ from kg.contributions import UNATTRIBUTED, Contribution, rank
 from kg.errors import GraphAuthError, GraphUnavailableError, PermissionDeniedError
 from kg.models import (
     Atom,
+    AtomType,
+    CurationStatus,
     Entity,
     EntityKind,
     Relation,
     RelationType,
     SourceSpan,
+    Visibility,
     sanitized_atom_fields,
 )
 from kg.relink import AtomLinks, Relink
@@ -41,6 +45,8 @@ from kg.store import DictionaryEntry, DocumentState, DocumentWrite, GraphRows, S
 logger = logging.getLogger(__name__)
 
 WRITE_BATCH = 500
+# The encoder of vectors written before each vector recorded its encoder (PyTorch fp32 e5).
+LEGACY_MODEL = "multilingual-e5-small"
 
 
 def connect(
@@ -94,6 +100,7 @@ class Neo4jGraphStore:
 
     def ensure_schema(self, dimensions: int) -> None:
         ensure_schema(self._driver, self._database, dimensions)
+        self.caption_atoms()
 
     def document_states(self, ids: Sequence[str]) -> dict[str, DocumentState]:
         states = {}
@@ -109,6 +116,7 @@ class Neo4jGraphStore:
                     namespace=r["namespace"],
                     derived=r["derived"],
                     access=[dict(a) for a in r["access"] if a["visibility"] or a["owner"]],
+                    source_hash=r["source_hash"],
                 )
         return states
 
@@ -191,6 +199,11 @@ class Neo4jGraphStore:
     def mark_derived(self, ids: Sequence[str]) -> None:
         for start in range(0, len(ids), WRITE_BATCH):
             self.run(queries.MARK_DERIVED, ids=list(ids[start : start + WRITE_BATCH]))
+
+    def set_source_hashes(self, hashes: dict[str, str]) -> None:
+        rows = [{"id": doc_id, "source_hash": digest} for doc_id, digest in hashes.items()]
+        for start in range(0, len(rows), WRITE_BATCH):
+            self.run(queries.SET_SOURCE_HASHES, rows=rows[start : start + WRITE_BATCH])
 
     def underived_documents(self) -> list[tuple[str, str]]:
         """Documents whose derived data (duplicates, candidates) an interrupted run left out."""
@@ -281,16 +294,20 @@ class Neo4jGraphStore:
         for batch in _batches(payload):
             self.run(queries.LINK_DUPLICATES, pairs=batch)
 
-    def atoms_needing_embedding(self) -> list[tuple[str, str, str]]:
-        return [(r["id"], r["title"], r["text"]) for r in self.run(queries.ATOMS_NEEDING_EMBEDDING)]
+    def atoms_needing_embedding(self, model: str) -> list[tuple[str, str, str]]:
+        """Atoms without a vector of ``model`` (none yet, or another encoder's)."""
+        rows = self.run(queries.ATOMS_NEEDING_EMBEDDING, model=model, legacy=LEGACY_MODEL)
+        return [(r["id"], r["title"], r["text"]) for r in rows]
 
-    def set_embeddings(self, rows: Iterable[tuple[str, list[float]]]) -> None:
+    def set_embeddings(self, rows: Iterable[tuple[str, list[float]]], model: str) -> None:
         payload = [{"id": atom_id, "embedding": vector} for atom_id, vector in rows]
         for batch in _batches(payload):
-            self.run(queries.SET_EMBEDDINGS, rows=batch)
+            self.run(queries.SET_EMBEDDINGS, rows=batch, model=model)
 
-    def embeddings(self) -> list[tuple[str, int, list[float]]]:
-        return [(r["id"], r["version"], r["embedding"]) for r in self.run(queries.ALL_EMBEDDINGS)]
+    def embeddings(self, model: str) -> list[tuple[str, int, list[float]]]:
+        """The searchable atoms' vectors made by ``model``."""
+        rows = self.run(queries.ALL_EMBEDDINGS, model=model, legacy=LEGACY_MODEL)
+        return [(r["id"], r["version"], r["embedding"]) for r in rows]
 
     def atoms(self, ids: Sequence[str]) -> list[StoredAtom]:
         by_id = {r["id"]: r for r in self.run(queries.ATOMS_BY_ID, ids=list(ids))}
@@ -506,6 +523,37 @@ class Neo4jGraphStore:
     def abandon_job(self, job_id: str, error: str) -> None:
         self.run(queries.ABANDON_JOB, id=job_id, error=error)
 
+    # -- conversations (issue 16): follow-up questions, kept per API key --------------------
+    def last_turn(self, conversation_id: str, key_id: str) -> dict[str, Any] | None:
+        """The last turn of a conversation of ``key_id`` (``n`` None before the first); None
+        when the key has no such conversation (another key's included)."""
+        rows = self.run(queries.CONVERSATION_LAST_TURN, id=conversation_id, key_id=key_id)
+        return rows[0].data() if rows else None
+
+    def start_conversation(
+        self, conversation_id: str, key_id: str, team: str | None, user: str | None
+    ) -> None:
+        self.run(
+            queries.START_CONVERSATION, id=conversation_id, key_id=key_id, team=team, user=user
+        )
+
+    def add_turn(self, conversation_id: str, key_id: str, **turn: Any) -> int | None:
+        """Append a turn; its number, or None when the key has no such conversation.
+        ``turn``: question, resolved, subject, followup, intent, answer_id, answered,
+        channel."""
+        rows = self.run(queries.ADD_TURN, id=conversation_id, key_id=key_id, **turn)
+        return int(rows[0]["n"]) if rows else None
+
+    def conversation(self, conversation_id: str, key_id: str, limit: int) -> dict[str, Any] | None:
+        """A conversation of ``key_id`` with its first ``limit`` turns; None otherwise."""
+        rows = self.run(queries.CONVERSATION_TURNS, id=conversation_id, key_id=key_id, limit=limit)
+        return rows[0].data() if rows else None
+
+    def delete_old_conversations(self, days: int, limit: int = 1000) -> int:
+        """Delete up to ``limit`` conversations untouched for ``days`` days, with their turns."""
+        rows = self.run(queries.DELETE_OLD_CONVERSATIONS, days=days, limit=limit)
+        return int(rows[0]["deleted"]) if rows else 0
+
     def counts(self) -> dict[str, int]:
         record = self.run(queries.COUNTS)[0]
         return {key: int(value) for key, value in record.items()}
@@ -521,8 +569,119 @@ class Neo4jGraphStore:
             info["APOC"] = "not installed"
         return info
 
+    # -- review (the knowledge managers' page) and Neo4j Browser captions ------------------
+    def review_atoms(
+        self, kind: str, viewer: Viewer, offset: int, limit: int, days: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """A page of the atoms of one review list that ``viewer`` may see, and their count:
+        ``flagged`` (a review flag), ``stale`` (unverified for ``days`` days) or ``invalid``
+        (missing or invalid fields)."""
+        page, count = _REVIEW_QUERIES[kind]
+        params = {
+            **_who(viewer),
+            "days": days,
+            "types": [t.value for t in AtomType],
+            "statuses": [s.value for s in CurationStatus],
+            "visibilities": [v.value for v in Visibility],
+        }
+        rows = self.run(page, offset=offset, limit=limit, **params)
+        total = self.run(count, **params)[0]["total"]
+        return [r.data() for r in rows], int(total)
+
+    def caption_atoms(self) -> int:
+        """Bring every atom's ``caption`` (Neo4j Browser shows it: curation/style.grass) in
+        line with its type and title; returns how many atoms changed."""
+        return int(self.run(queries.SET_ATOM_CAPTIONS)[0]["captioned"])
+
+    # -- briefs and pushes (issue 17) --------------------------------------------------------
+    def seed_push_rules(self, rules: Sequence[dict[str, Any]]) -> int:
+        """Write the default push rules at the first start only; how many were written."""
+        return int(self.run(queries.SEED_PUSH_RULES, rules=list(rules))[0]["seeded"])
+
+    def push_rules(self) -> list[dict[str, Any]]:
+        return [dict(r["rule"]) for r in self.run(queries.PUSH_RULES)]
+
+    def replace_push_rules(self, rules: Sequence[dict[str, Any]], by: str) -> None:
+        self.run(queries.REPLACE_PUSH_RULES, rules=list(rules), by=by)
+
+    def record_opportunity(self, key: str, **fields: Any) -> dict[str, Any]:
+        """Note an event on an opportunity; returns what it held before (``competitors``,
+        ``stage``, ``previous``: the event's metric's last value). ``fields``: id, namespace,
+        customer, stage, competitors, metric, value."""
+        return self.run(queries.RECORD_OPPORTUNITY, key=key, **fields)[0].data()
+
+    def create_push(self, row: dict[str, Any], per_hour: int) -> str:
+        """A push, unless one of the same dedup key exists (``duplicate``) or its rep had
+        ``per_hour`` pushes in the last hour (``rate_limited``); else ``queued``."""
+
+        def work(tx: neo4j.ManagedTransaction) -> str:
+            if tx.run(queries.PUSH_BY_DEDUP_KEY, dedup_key=row["dedup_key"]).single():
+                return "duplicate"
+            if per_hour > 0:
+                recent = tx.run(
+                    queries.RECENT_PUSHES, namespace=row["namespace"], rep=row["rep"], seconds=3600
+                ).single()
+                if recent is not None and recent["n"] >= per_hour:
+                    return "rate_limited"
+            tx.run(queries.CREATE_PUSH, **row)
+            return "queued"
+
+        try:
+            with _unavailable(), self._driver.session(database=self._database) as session:
+                return session.execute_write(work)
+        except ConstraintError:  # the same push, created by a concurrent event
+            return "duplicate"
+
+    def claim_pushes(self, worker: str, limit: int, lease_s: float) -> list[dict[str, Any]]:
+        rows = self.run(queries.CLAIM_PUSHES, worker=worker, limit=limit, lease_ms=lease_s * 1000)
+        return [r.data() for r in rows]
+
+    def finish_push(
+        self,
+        push_id: str,
+        worker: str,
+        state: str,
+        *,
+        status: int | None = None,
+        error: str | None = None,
+        retry_s: float | None = None,
+    ) -> bool:
+        """Record a delivery's outcome; False when the worker's lease was taken over."""
+        retry_ms = None if retry_s is None else retry_s * 1000
+        rows = self.run(
+            queries.FINISH_PUSH,
+            id=push_id,
+            worker=worker,
+            state=state,
+            status=status,
+            error=error,
+            retry_ms=retry_ms,
+        )
+        return bool(rows)
+
+    def pushes(
+        self,
+        namespace: str | None,
+        offset: int,
+        limit: int,
+        opportunity_id: str | None = None,
+        state: str | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """A page of pushes, newest first, of one namespace (or all when None)."""
+        params = {"namespace": namespace, "opportunity_id": opportunity_id, "state": state}
+        rows = self.run(queries.LIST_PUSHES, offset=offset, limit=limit, **params)
+        total = self.run(queries.COUNT_PUSHES, **params)[0]["total"]
+        return [dict(r["push"]) for r in rows], int(total)
+
     def close(self) -> None:
         self._driver.close()
+
+
+_REVIEW_QUERIES: dict[str, tuple[str, str]] = {
+    "flagged": (queries.REVIEW_FLAGGED, queries.COUNT_REVIEW_FLAGGED),
+    "stale": (queries.REVIEW_STALE, queries.COUNT_REVIEW_STALE),
+    "invalid": (queries.REVIEW_INVALID, queries.COUNT_REVIEW_INVALID),
+}
 
 
 @dataclass
@@ -710,6 +869,8 @@ def _count(value: Any) -> int:
 
 
 def _time(value: Any) -> datetime:
+    if isinstance(value, int) and not isinstance(value, bool):  # epoch milliseconds
+        return datetime.fromtimestamp(value / 1000, UTC)
     native = value.to_native() if hasattr(value, "to_native") else value
     if isinstance(native, datetime):
         return native if native.tzinfo else native.replace(tzinfo=UTC)

@@ -2,10 +2,11 @@
 
 Never build Cypher by formatting user input into it. The only interpolated values are labels
 and relationship types taken from the ``EntityKind`` and ``RelationType`` enums (Cypher cannot
-take them as parameters), and the index names and dimensions in ``schema.py``.
+take them as parameters), the index names and dimensions in ``schema.py``, and fixed
+expressions written here (``_epoch_millis``).
 """
 
-from kg.models import EntityKind, RelationType
+from kg.models import ATOM_TYPE_LABELS_ZH, EntityKind, RelationType
 
 # -- access ----------------------------------------------------------------------------------
 # Whether the caller ($team, $user; either may be null) may see the atom `a`:
@@ -23,6 +24,7 @@ MATCH (d:Document {id: id})
 OPTIONAL MATCH (a:Atom)-[:FROM]->(d)
 RETURN d.id AS id, d.content_hash AS content_hash, d.link_hash AS link_hash,
        coalesce(d.removed, false) AS removed, d.namespace AS namespace,
+       d.source_hash AS source_hash,
        coalesce(d.derived, true) AS derived,
        collect([a.id, a.content_hash]) AS atoms,
        collect(CASE WHEN a.curated_at IS NOT NULL THEN a.id END) AS curated,
@@ -78,6 +80,7 @@ MERGE (d:Document {id: doc.id})
 ON CREATE SET d.created_at = datetime(), d.namespace = doc.namespace
 SET d.path = doc.path, d.collection = doc.collection, d.title = doc.title,
     d.kind = doc.kind, d.content_hash = doc.content_hash, d.link_hash = doc.link_hash,
+    d.source_hash = doc.source_hash,
     d.metadata = doc.metadata, d.ingested_at = datetime(), d.removed = false,
     d.derived = false, d.writing = null
 WITH d, doc
@@ -95,12 +98,29 @@ MATCH (a:Atom {id: row.id})-[:FROM]->(:Document {id: row.document_id})
 DETACH DELETE a
 """
 
+
+# -- Neo4j Browser captions (curation/style.grass; see also SET_ATOM_CAPTIONS) ----------------
+def atom_caption(type_expr: str, title_expr: str) -> str:
+    """Cypher for an atom's caption in Neo4j Browser (``caption``, shown by
+    curation/style.grass): its type in Chinese and the short part of its title (the section
+    heading, or the term), e.g. ``成功案例 成果``. The labels are kg.models' constants."""
+    labels = " ".join(f"WHEN '{t.value}' THEN '{zh}'" for t, zh in ATOM_TYPE_LABELS_ZH.items())
+    short = f"last(split(coalesce(toStringOrNull({title_expr}), ''), ' · '))"
+    return (
+        f"trim(coalesce(CASE toStringOrNull({type_expr}) {labels} END, '') + ' ' + "
+        f"[s IN [{short}] | CASE WHEN size(s) > 10 THEN left(s, 9) + '…' ELSE s END][0])"
+    )
+
+
+_ATOM_CAPTION_OF_ROW = atom_caption("atom.type", "atom.title")
+
 _UPSERT_ATOMS = """
 UNWIND $atoms AS atom
 MATCH (d:Document {id: atom.document_id})
 MERGE (a:%s {id: atom.id})
 ON CREATE SET a.created_at = datetime(), a.version = 0
 SET a.type = atom.type, a.title = atom.title, a.text = atom.text,
+    a.caption = %s,
     a.section = atom.section, a.span_start = atom.start, a.span_end = atom.end,
     // A curator's deprecation stands when the source changes; ingest's own (file removed) not.
     a.status = CASE WHEN a.status = 'deprecated' AND coalesce(a.updated_by, 'ingest') <> 'ingest'
@@ -111,12 +131,12 @@ SET a.type = atom.type, a.title = atom.title, a.text = atom.text,
     a.updated_at = datetime(), a.updated_by = 'ingest', a.embedding = null
 MERGE (a)-[:FROM]->(d)
 """
-UPSERT_ATOMS = _UPSERT_ATOMS % "Atom"
+UPSERT_ATOMS = _UPSERT_ATOMS % ("Atom", _ATOM_CAPTION_OF_ROW)
 
 # A large document's new atoms are written in batches as :StagedAtom, which nothing reads,
 # and become :Atom together in the transaction that commits the document: readers see all
 # of them or none. An interrupted write leaves staged atoms, cleared by the next attempt.
-STAGE_ATOMS = _UPSERT_ATOMS % "StagedAtom"
+STAGE_ATOMS = _UPSERT_ATOMS % ("StagedAtom", _ATOM_CAPTION_OF_ROW)
 
 CLEAR_STAGED = """
 MATCH (s:StagedAtom)-[:FROM]->(:Document {id: $id})
@@ -219,6 +239,14 @@ RETURN count(a) AS atoms
 
 # Everything derived from these documents' atoms (near-duplicate links, entity candidates) is
 # in the graph: until then a rerun recomputes it, even for documents whose hash is unchanged.
+# The source key of documents whose content did not change (so the next run skips the file
+# without parsing it).
+SET_SOURCE_HASHES = """
+UNWIND $rows AS row
+MATCH (d:Document {id: row.id})
+SET d.source_hash = row.source_hash
+"""
+
 MARK_DERIVED = """
 UNWIND $ids AS id
 MATCH (d:Document {id: id})
@@ -316,8 +344,12 @@ SET r.similarity = pair.similarity, r.detected_at = datetime()
 """
 
 # -- embeddings and reads --------------------------------------------------------------------
+# Every vector records the encoder that made it (`embedding_model`; vectors from before it was
+# recorded are PyTorch fp32's, $legacy): an atom whose vector another encoder made is embedded
+# again, and only vectors of the current encoder enter the index, so they never mix.
 ATOMS_NEEDING_EMBEDDING = """
-MATCH (a:Atom) WHERE a.embedding IS NULL
+MATCH (a:Atom)
+WHERE a.embedding IS NULL OR coalesce(a.embedding_model, $legacy) <> $model
 RETURN a.id AS id, a.title AS title, a.text AS text
 """
 
@@ -325,24 +357,40 @@ SET_EMBEDDINGS = """
 UNWIND $rows AS row
 MATCH (a:Atom {id: row.id})
 CALL db.create.setNodeVectorProperty(a, 'embedding', row.embedding)
+SET a.embedding_model = $model
 """
 
 # Deprecated atoms keep their vectors in the graph but leave the search index.
 ALL_EMBEDDINGS = """
-MATCH (a:Atom) WHERE a.embedding IS NOT NULL AND a.status <> 'deprecated'
+MATCH (a:Atom)
+WHERE a.embedding IS NOT NULL AND a.status <> 'deprecated'
+  AND coalesce(a.embedding_model, $legacy) = $model
 RETURN a.id AS id, a.version AS version, a.embedding AS embedding
 ORDER BY a.id
 """
 
-ATOMS_BY_ID = """
+
+def _epoch_millis(value: str) -> str:
+    """A date-time property as epoch milliseconds, null when it is none (e.g. a hand edit's
+    string): the driver's date-time objects cost 1.5 ms per search to build."""
+    return (
+        f"CASE WHEN {value} IS :: ZONED DATETIME THEN {value}.epochMillis "
+        f"WHEN {value} IS :: LOCAL DATETIME "
+        f"THEN datetime({{datetime: {value}, timezone: 'UTC'}}).epochMillis END"
+    )
+
+
+ATOMS_BY_ID = f"""
 UNWIND $ids AS id
-MATCH (a:Atom {id: id})-[:FROM]->(d:Document)
+MATCH (a:Atom {{id: id}})-[:FROM]->(d:Document)
 OPTIONAL MATCH (a)-[:MENTIONS]->(e:Entity)
 RETURN a.id AS id, a.type AS type, a.title AS title, a.text AS text,
        a.section AS section, a.span_start AS start, a.span_end AS end,
        a.status AS status, a.visibility AS visibility, a.team AS team, a.owner AS owner,
        coalesce(a.contributors, []) AS contributors, a.version AS version,
-       a.content_hash AS content_hash, a.created_at AS created_at, a.updated_at AS updated_at,
+       a.content_hash AS content_hash,
+       {_epoch_millis("a.created_at")} AS created_at,
+       {_epoch_millis("a.updated_at")} AS updated_at,
        collect(e.id) AS entities,
        d.id AS document_id, d.title AS document_title, d.path AS document_path
 """
@@ -772,4 +820,279 @@ RETURN person,
        size([a IN atoms WHERE a.status <> 'deprecated']) AS atoms,
        size([a IN atoms WHERE a.status = 'approved']) AS approved,
        citations, answers, helpful, not_helpful, used_in_deal, deal_won, deal_lost
+"""
+
+# -- review: atoms a knowledge manager should look at (GET /v1/review, the admin page) -----------
+# The same lists as curation/02 and curation/21, paged, as one caller ($team, $user) may see
+# them (VISIBLE_ATOM): flagged for review, unverified for $days days, or with missing or
+# invalid fields. Every text column is read with toStringOrNull: a hand edit that left a list
+# or a number there must not break the page. Each page query has its count (COUNT_REVIEW_*).
+_REVIEW_ROW = """
+OPTIONAL MATCH (a)-[:FROM]->(d:Document)
+RETURN a.id AS id, toStringOrNull(a.type) AS type, toStringOrNull(a.title) AS title,
+       toStringOrNull(a.status) AS status, toStringOrNull(a.review) AS review,
+       toStringOrNull(a.review_note) AS note, problems, days,
+       toStringOrNull(d.title) AS document_title, toStringOrNull(d.path) AS document_path,
+       toString(a.updated_at) AS updated_at
+"""
+
+_FLAGGED = (
+    "MATCH (a:Atom)\nWHERE a.review IS NOT NULL AND a.status <> 'deprecated' AND "
+    + VISIBLE_ATOM
+    + "\n"
+)
+REVIEW_FLAGGED = (
+    _FLAGGED
+    + """WITH a,
+     CASE a.review WHEN 'source_changed' THEN 1 WHEN 'disputed' THEN 2 ELSE 3 END AS rank
+ORDER BY rank, a.updated_at DESC, a.id
+SKIP $offset LIMIT $limit
+WITH a, [] AS problems, null AS days"""
+    + _REVIEW_ROW
+)
+COUNT_REVIEW_FLAGGED = _FLAGGED + "RETURN count(a) AS total"
+
+_STALE = (
+    """WITH datetime() - duration({days: $days}) AS cutoff
+MATCH (a:Atom)
+WHERE a.status <> 'deprecated'
+  AND (a.verified_at < cutoff OR (a.verified_at IS NULL AND a.created_at < cutoff))
+  AND """
+    + VISIBLE_ATOM
+    + "\n"
+)
+REVIEW_STALE = (
+    _STALE
+    + """WITH a, duration.inDays(coalesce(a.verified_at, a.created_at), datetime()).days AS days
+ORDER BY days DESC, a.id
+SKIP $offset LIMIT $limit
+WITH a, [] AS problems, days"""
+    + _REVIEW_ROW
+)
+COUNT_REVIEW_STALE = _STALE + "RETURN count(a) AS total"
+
+# The valid values come from kg.models ($types, $statuses, $visibilities).
+_INVALID = (
+    "MATCH (a:Atom)\nWHERE "
+    + VISIBLE_ATOM
+    + """
+WITH a, [problem IN [
+       CASE WHEN NOT coalesce(a.visibility IN $visibilities, false)
+            THEN '可见范围无效 visibility=' + coalesce(toStringOrNull(a.visibility), 'null') END,
+       CASE WHEN NOT coalesce(a.status IN $statuses, false)
+            THEN '状态无效 status=' + coalesce(toStringOrNull(a.status), 'null') END,
+       CASE WHEN NOT coalesce(a.type IN $types, false)
+            THEN '类型无效 type=' + coalesce(toStringOrNull(a.type), 'null') END,
+       CASE WHEN toStringOrNull(a.title) IS NULL OR toStringOrNull(a.text) IS NULL
+            THEN '缺少标题或正文 title/text missing' END,
+       CASE WHEN coalesce(a.visibility = 'team', false) AND a.team IS NULL
+            THEN '团队可见但没有团队 team missing' END,
+       CASE WHEN coalesce(a.visibility = 'private', false) AND a.owner IS NULL
+            THEN '个人可见但没有负责人 owner missing' END,
+       CASE WHEN NOT EXISTS { (a)-[:FROM]->(:Document) }
+            THEN '没有来源文档 no source document' END
+     ] WHERE problem IS NOT NULL] AS problems
+WHERE size(problems) > 0
+"""
+)
+REVIEW_INVALID = (
+    _INVALID
+    + """WITH a, problems ORDER BY a.id
+SKIP $offset LIMIT $limit
+WITH a, problems, null AS days"""
+    + _REVIEW_ROW
+)
+COUNT_REVIEW_INVALID = _INVALID + "RETURN count(a) AS total"
+
+# -- Neo4j Browser captions (curation/style.grass) ------------------------------------------------
+# Ingest writes an atom's caption with the atom (atom_caption, above UPSERT_ATOMS); this fills
+# it in where it is missing or out of date (atoms from before it existed, a title or type
+# changed in Browser). Idempotent and cheap once done: it writes only what differs.
+SET_ATOM_CAPTIONS = (
+    "MATCH (a:Atom)\nWITH a, "
+    + atom_caption("a.type", "a.title")
+    + """ AS caption
+WHERE coalesce(a.caption <> caption, true)
+SET a.caption = caption
+RETURN count(a) AS captioned
+"""
+)
+
+# -- briefs and pushes (issue 17) ---------------------------------------------------------------
+# Push rules: the first start writes the defaults, once (`PushRuleSet` remembers it, so rules
+# an admin deleted stay deleted); PUT /v1/push-rules replaces the whole set.
+SEED_PUSH_RULES = """
+MERGE (s:PushRuleSet {id: 'rules'})
+ON CREATE SET s.seeded = false
+SET s._lock = true
+WITH s, s.seeded AS seeded
+REMOVE s._lock
+SET s.seeded = true
+WITH s, seeded WHERE NOT seeded
+UNWIND range(0, size($rules) - 1) AS i
+WITH s, i, $rules[i] AS rule
+MERGE (r:PushRule {id: rule.id})
+ON CREATE SET r += rule, r.position = i, r.updated_at = datetime()
+RETURN count(r) AS seeded
+"""
+
+PUSH_RULES = """
+MATCH (r:PushRule)
+RETURN r {.id, .name, .kind, .enabled, .events, .phrases, .metric, .direction, .threshold,
+          .section} AS rule
+ORDER BY r.position, r.id
+"""
+
+REPLACE_PUSH_RULES = """
+MERGE (s:PushRuleSet {id: 'rules'})
+SET s.seeded = true, s.updated_at = datetime(), s.updated_by = $by
+WITH s
+OPTIONAL MATCH (old:PushRule)
+DETACH DELETE old
+WITH DISTINCT s
+UNWIND range(0, size($rules) - 1) AS i
+CREATE (r:PushRule)
+SET r += $rules[i], r.position = i, r.updated_at = datetime()
+RETURN count(r) AS written
+"""
+
+# An opportunity's history as events arrive, keyed by the caller's namespace and the CRM's id
+# (two teams' "OPP-1" are two opportunities). The write lock is taken before anything is read,
+# so two events for one opportunity see each other's competitors and metrics.
+RECORD_OPPORTUNITY = """
+MERGE (o:Opportunity {key: $key})
+ON CREATE SET o.id = $id, o.namespace = $namespace, o.competitors = [], o.metric_names = [],
+              o.metric_values = [], o.created_at = datetime()
+SET o._lock = true
+WITH o, coalesce(o.competitors, []) AS competitors, o.stage AS stage,
+     coalesce(o.metric_names, []) AS names, coalesce(o.metric_values, []) AS values
+WITH o, competitors, stage, names, values,
+     [i IN range(0, size(names) - 1) WHERE names[i] = $metric | values[i]][0] AS previous
+SET o.customer = $customer, o.stage = coalesce($stage, stage), o.updated_at = datetime(),
+    o.competitors = competitors + [c IN $competitors WHERE NOT c IN competitors],
+    o.metric_names = CASE WHEN $metric IS NULL OR $metric IN names THEN names
+                          ELSE names + $metric END,
+    o.metric_values = CASE WHEN $metric IS NULL THEN values
+                           WHEN $metric IN names
+                             THEN [i IN range(0, size(names) - 1) |
+                                   CASE WHEN names[i] = $metric THEN $value ELSE values[i] END]
+                           ELSE values + $value END
+REMOVE o._lock
+RETURN competitors, stage, previous
+"""
+
+PUSH_BY_DEDUP_KEY = "MATCH (p:Push {dedup_key: $dedup_key}) RETURN p.id AS id"
+
+# Pushes a rep received in the last $seconds (their rate limit).
+RECENT_PUSHES = """
+MATCH (p:Push {namespace: $namespace, rep: $rep})
+WHERE p.created_at > datetime() - duration({seconds: $seconds})
+RETURN count(p) AS n
+"""
+
+CREATE_PUSH = """
+CREATE (p:Push {id: $id, dedup_key: $dedup_key, namespace: $namespace, key_id: $key_id,
+                opportunity_id: $opportunity_id, customer: $customer, rep: $rep,
+                rule_id: $rule_id, rule_name: $rule_name, reason: $reason,
+                reason_generic: $reason_generic, reason_entities: $reason_entities,
+                customer_entities: $customer_entities, section: $section,
+                atom_ids: $atom_ids, payload: $payload,
+                state: 'pending', attempts: 0, next_attempt_at: datetime(),
+                created_at: datetime()})
+"""
+
+# The worker takes due pushes (pending, or sending under a lease that ran out: its worker
+# died mid-delivery) under a lease of its own; the lock taken before the state is read again
+# makes a second worker's claim see the first's (the CLAIM_JOB pattern).
+CLAIM_PUSHES = """
+MATCH (p:Push)
+WHERE p.state IN ['pending', 'sending'] AND p.next_attempt_at <= datetime()
+  AND (p.lease_until IS NULL OR p.lease_until < datetime())
+WITH p ORDER BY p.next_attempt_at LIMIT $limit
+SET p._lock = true
+WITH p WHERE p.state IN ['pending', 'sending']
+  AND (p.lease_until IS NULL OR p.lease_until < datetime())
+SET p.state = 'sending', p.worker = $worker, p.attempts = coalesce(p.attempts, 0) + 1,
+    p.lease_until = datetime() + duration({milliseconds: toInteger($lease_ms)})
+REMOVE p._lock
+RETURN p.id AS id, p.payload AS payload, p.attempts AS attempts
+"""
+
+# Only the worker holding the lease records the outcome.
+FINISH_PUSH = """
+MATCH (p:Push {id: $id, worker: $worker, state: 'sending'})
+SET p.state = $state, p.last_status = $status, p.last_error = $error, p.lease_until = null,
+    p.next_attempt_at = CASE WHEN $retry_ms IS NULL THEN p.next_attempt_at
+                        ELSE datetime() + duration({milliseconds: toInteger($retry_ms)}) END,
+    p.delivered_at = CASE WHEN $state = 'delivered' THEN datetime() ELSE p.delivered_at END
+RETURN p.id AS id
+"""
+
+_LISTED_PUSHES = """
+MATCH (p:Push)
+WHERE ($namespace IS NULL OR p.namespace = $namespace)
+  AND ($opportunity_id IS NULL OR p.opportunity_id = $opportunity_id)
+  AND ($state IS NULL OR p.state = $state)
+"""
+
+LIST_PUSHES = (
+    _LISTED_PUSHES
+    + """
+RETURN p {.id, .opportunity_id, .customer, .rep, .rule_id, .rule_name, .reason,
+          .reason_generic, .reason_entities, .customer_entities, .section, .atom_ids,
+          .payload, .state, .attempts, .last_status, .last_error,
+          created_at: toString(p.created_at), delivered_at: toString(p.delivered_at)} AS push
+ORDER BY p.created_at DESC, p.id SKIP $offset LIMIT $limit
+"""
+)
+
+COUNT_PUSHES = _LISTED_PUSHES + "RETURN count(p) AS total"
+
+# -- conversations (issue 16: follow-up questions) ------------------------------------------
+# A conversation belongs to the API key that started it ($key_id): every read and write
+# matches on it, so another key's conversation is as absent as a missing one. Turns are
+# numbered in the conversation; the counter on the conversation serialises concurrent turns.
+CONVERSATION_LAST_TURN = """
+MATCH (c:Conversation {id: $id, key_id: $key_id})
+OPTIONAL MATCH (c)-[:HAS_TURN]->(t:Turn)
+WITH c, t ORDER BY t.n DESC LIMIT 1
+RETURN c.id AS id, t.n AS n, t.question AS question, t.resolved AS resolved,
+       t.subject AS subject
+"""
+
+START_CONVERSATION = """
+CREATE (c:Conversation {id: $id, key_id: $key_id, team: $team, user: $user,
+                        created_at: datetime(), updated_at: datetime(), turns: 0})
+"""
+
+ADD_TURN = """
+MATCH (c:Conversation {id: $id, key_id: $key_id})
+SET c.turns = coalesce(c.turns, 0) + 1, c.updated_at = datetime()
+CREATE (c)-[:HAS_TURN]->(t:Turn {n: c.turns, question: $question, resolved: $resolved,
+                                 subject: $subject, followup: $followup, intent: $intent,
+                                 answer_id: $answer_id, answered: $answered,
+                                 channel: $channel, created_at: datetime()})
+RETURN t.n AS n
+"""
+
+CONVERSATION_TURNS = """
+MATCH (c:Conversation {id: $id, key_id: $key_id})
+OPTIONAL MATCH (c)-[:HAS_TURN]->(t:Turn)
+WITH c, t ORDER BY t.n
+WITH c, collect(t)[..$limit] AS turns
+RETURN c.id AS id, toString(c.created_at) AS created_at, toString(c.updated_at) AS updated_at,
+       [t IN turns | t {.n, .question, .resolved, .followup, .intent, .answer_id, .answered,
+                        .channel, created_at: toString(t.created_at)}] AS turns
+"""
+
+# Conversations untouched for $days days go, with their turns, a bounded batch at a time.
+DELETE_OLD_CONVERSATIONS = """
+MATCH (c:Conversation) WHERE c.updated_at < datetime() - duration({days: $days})
+WITH c LIMIT $limit
+CALL (c) {
+  OPTIONAL MATCH (c)-[:HAS_TURN]->(t:Turn)
+  DETACH DELETE t
+}
+DETACH DELETE c
+RETURN count(c) AS deleted
 """

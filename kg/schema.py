@@ -29,6 +29,17 @@ CONSTRAINTS = (
     "CREATE INDEX atom_status IF NOT EXISTS FOR (a:Atom) ON (a.status)",
     "CREATE INDEX staged_atom_id IF NOT EXISTS FOR (a:StagedAtom) ON (a.id)",
     "CREATE INDEX document_derived IF NOT EXISTS FOR (d:Document) ON (d.derived)",
+    # Conversations (follow-up questions): one per id; old ones found by their last turn.
+    "CREATE CONSTRAINT conversation_id IF NOT EXISTS FOR (c:Conversation) REQUIRE c.id IS UNIQUE",
+    "CREATE INDEX conversation_updated IF NOT EXISTS FOR (c:Conversation) ON (c.updated_at)",
+    # -- briefs and pushes (issue 17): one push per dedup key, even under concurrent events.
+    "CREATE CONSTRAINT push_id IF NOT EXISTS FOR (p:Push) REQUIRE p.id IS UNIQUE",
+    "CREATE CONSTRAINT push_dedup_key IF NOT EXISTS FOR (p:Push) REQUIRE p.dedup_key IS UNIQUE",
+    "CREATE CONSTRAINT push_rule_id IF NOT EXISTS FOR (r:PushRule) REQUIRE r.id IS UNIQUE",
+    "CREATE CONSTRAINT push_rule_set_id IF NOT EXISTS FOR (s:PushRuleSet) REQUIRE s.id IS UNIQUE",
+    "CREATE CONSTRAINT opportunity_key IF NOT EXISTS FOR (o:Opportunity) REQUIRE o.key IS UNIQUE",
+    "CREATE INDEX push_state IF NOT EXISTS FOR (p:Push) ON (p.state)",
+    "CREATE INDEX push_namespace IF NOT EXISTS FOR (p:Push) ON (p.namespace)",
 )
 
 FULLTEXT = (

@@ -104,8 +104,20 @@ class DenseRetriever:
             )
         self._embedder = embedder
         self._index = index
+        # Vectors of different encoders never meet: an index another encoder built (before
+        # the index sync re-embeds it) is left out of dense search until it is rebuilt.
+        self._usable = not index.ids or index.model == embedder.name
+        if not self._usable:
+            logger.warning(
+                "the search index holds vectors of %r but questions are embedded by %r: dense "
+                "search is off until `skg index sync` re-embeds the atoms",
+                index.model,
+                embedder.name,
+            )
 
     def search(self, query: Query, top_k: int) -> list[Hit]:
+        if not self._usable:
+            return []
         vector = self._embedder.embed_queries([query.dense_text])[0]
         return [
             Hit(atom_id=i, score=s, retriever=self.name)

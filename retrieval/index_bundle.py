@@ -31,6 +31,7 @@ class IndexBundle:
     tokens: dict[str, list[str]]  # atom id -> lexical tokens (reused for unchanged atoms)
     texts: dict[str, list[str]] = field(default_factory=dict)  # atom id -> [title, text] indexed
     memory: FeedbackMemory = field(default_factory=FeedbackMemory)  # feedback on answers
+    fingerprint: str = ""  # the graph's fingerprint when the bundle was built (index_sync)
 
     def manifest(self) -> dict[str, object]:
         return {
@@ -41,6 +42,7 @@ class IndexBundle:
             "lexical_count": len(self.lexical.ids),
             "entities": len(self.graph.names),
             "written_at": datetime.now(UTC).isoformat(),
+            "fingerprint": self.fingerprint,
             "atoms": self.versions,
         }
 
@@ -86,6 +88,7 @@ class IndexBundle:
             if (directory / TEXTS).exists()
             else {},
             memory=FeedbackMemory.load(directory),
+            fingerprint=str(manifest.get("fingerprint", "")),
         )
 
     @classmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,16 @@ def _sync(
         if rebuild or not IndexBundle.exists(index_dir)
         else IndexBundle.load(index_dir, lock=False)
     )
+    # Read before anything else: a change made while this sync runs makes the next one run.
+    fingerprint = store.graph_fingerprint()
+    if (
+        previous is not None
+        and fingerprint
+        and previous.fingerprint == fingerprint
+        and previous.dense.model == embedder.name
+    ):
+        logger.info("index already in step with the graph")
+        return SyncReport(0, len(previous.versions), 0, 0, 0)
     old_versions = previous.versions if previous else {}
     old_texts = previous.texts if previous else {}
     graph_rows = store.snapshot()
@@ -114,20 +125,10 @@ def _sync(
     if edited or relinked:
         graph_rows = store.snapshot()
 
-    pending = store.atoms_needing_embedding()
-    if on_batch:
-        on_batch(0, len(pending))
-    for start in range(0, len(pending), EMBED_BATCH):
-        batch = pending[start : start + EMBED_BATCH]
-        vectors = embedder.embed_passages([text for _, _, text in batch])
-        store.set_embeddings(
-            (atom_id, vector.tolist())
-            for (atom_id, _, _), vector in zip(batch, vectors, strict=True)
-        )
-        if on_batch:
-            on_batch(min(start + EMBED_BATCH, len(pending)), len(pending))
+    pending = store.atoms_needing_embedding(embedder.name)
+    embed_pending(store, embedder, pending, on_batch)
 
-    rows = store.embeddings()
+    rows = store.embeddings(embedder.name)
     versions = {atom_id: version for atom_id, version, _ in rows}
     vectors = (
         np.asarray([v for _, _, v in rows], dtype=np.float32)
@@ -159,8 +160,10 @@ def _sync(
         relation_sources=graph_rows.relation_sources,
     )
     graph.priors = feedback_priors(atoms.values())
-    memory = feedback_memory(store, embedder, previous.memory if previous else None)
-    IndexBundle(dense, lexical, graph, versions, tokens, texts, memory).save(index_dir)
+    # Question vectors of an earlier encoder must not meet this one's: forget them.
+    same_encoder = previous is not None and previous.dense.model == embedder.name
+    memory = feedback_memory(store, embedder, previous.memory if same_encoder else None)
+    IndexBundle(dense, lexical, graph, versions, tokens, texts, memory, fingerprint).save(index_dir)
     added = sum(1 for a in versions if a not in old_versions)
     changed = sum(1 for a, v in versions.items() if a in old_versions and old_versions[a] != v)
     removed = sum(1 for a in old_versions if a not in versions)
@@ -175,6 +178,35 @@ def _access_meta(atom: dict[str, Any]) -> dict[str, str]:
     if atom_problems(atom):
         meta["visibility"] = "private"
     return meta
+
+
+def embed_pending(
+    store: GraphStore,
+    embedder: Embedder,
+    pending: list[tuple[str, str, str]],
+    on_batch: Callable[[int, int], None] | None = None,
+) -> None:
+    """Embed atoms in batches of similar length (padding is most of the work otherwise) and
+    store each batch's vectors while the next batch is embedded: the encoder and Neo4j work
+    at the same time."""
+    pending = sorted(pending, key=lambda row: len(row[2]))
+    if on_batch:
+        on_batch(0, len(pending))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-vectors") as writer:
+        writing: Future[None] | None = None
+        for start in range(0, len(pending), EMBED_BATCH):
+            batch = pending[start : start + EMBED_BATCH]
+            vectors = embedder.embed_passages([text for _, _, text in batch])
+            rows = [
+                (atom_id, v.tolist()) for (atom_id, _, _), v in zip(batch, vectors, strict=True)
+            ]
+            if writing is not None:
+                writing.result()  # one batch in flight; its errors surface here
+            writing = writer.submit(store.set_embeddings, rows, embedder.name)
+            if on_batch:
+                on_batch(min(start + EMBED_BATCH, len(pending)), len(pending))
+        if writing is not None:
+            writing.result()
 
 
 def relink_changed_atoms(store: GraphStore, earlier_texts: dict[str, list[str]]) -> int:
@@ -218,11 +250,12 @@ def feedback_priors(atoms: Iterable[dict[str, Any]]) -> dict[str, float]:
 
 
 def check_drift(store: GraphStore, index_dir: Path) -> DriftReport:
-    """Compare what the index holds with what the graph says is searchable."""
+    """Compare what the index holds with what the graph says is searchable (with vectors of
+    the encoder the index was built with)."""
     bundle = IndexBundle.load(index_dir)
     graph_rows = store.snapshot()
     searchable = {a["id"] for a in graph_rows.atoms if a["status"] in SEARCHABLE}
-    current = {atom_id: version for atom_id, version, _ in store.embeddings()}
+    current = {atom_id: version for atom_id, version, _ in store.embeddings(bundle.dense.model)}
     indexed = bundle.versions
     return DriftReport(
         missing=sorted(searchable - indexed.keys()),

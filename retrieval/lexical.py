@@ -6,8 +6,8 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import bm25s
 import numpy as np
 
 from kg.errors import IndexNotReadyError
@@ -15,12 +15,23 @@ from retrieval.base import Hit
 from retrieval.query import Query
 from retrieval.tokenize import tokenize
 
+if TYPE_CHECKING:
+    import bm25s
+
 logger = logging.getLogger(__name__)
-# bm25s sets its own logger to DEBUG on import, which printed "Building index from tokens"
-# into every sync's output.
-logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 IDS_FILE = "ids.json"
+
+
+def _bm25s():
+    """bm25s, imported where used: with numba beside it, it takes a second to import, which a
+    run that builds and loads no lexical index (an unchanged re-ingest) should not pay."""
+    import bm25s
+
+    # bm25s sets its own logger to DEBUG on import, which printed "Building index from
+    # tokens" into every sync's output.
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
 
 
 class LexicalIndex:
@@ -37,7 +48,7 @@ class LexicalIndex:
 
     @classmethod
     def from_tokens(cls, ids: Sequence[str], tokens: Sequence[list[str]]) -> LexicalIndex:
-        bm25 = bm25s.BM25()
+        bm25 = _bm25s().BM25()
         if ids:
             bm25.index([t or ["∅"] for t in tokens], show_progress=False)
         return cls(bm25, list(ids))
@@ -74,6 +85,7 @@ class LexicalIndex:
     def load(cls, directory: Path) -> LexicalIndex:
         try:
             ids = json.loads((directory / IDS_FILE).read_text())
+            bm25s = _bm25s()
             bm25 = bm25s.BM25.load(str(directory), show_progress=False) if ids else bm25s.BM25()
         except (FileNotFoundError, json.JSONDecodeError, ValueError) as exc:
             raise IndexNotReadyError(

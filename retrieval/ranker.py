@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -103,7 +103,7 @@ def candidate_features(
     text: str,
     tokens: Sequence[str],
     lists: Mapping[str, Sequence[Hit]],
-    atom_tokens: Callable[[str], Sequence[str]],
+    atom_tokens: Callable[[str], Collection[str]],
     idf: Callable[[str], float | None],
     atom_text: Callable[[str], str] = lambda _: "",
 ) -> Candidates:
@@ -111,7 +111,7 @@ def candidate_features(
 
     Args:
         tokens: the question's lexical terms (expansions included).
-        atom_tokens: an atom's lexical terms.
+        atom_tokens: an atom's lexical terms (a set is used as it is).
         idf: a term's IDF in the knowledge, None for a term it never uses.
         atom_text: an atom's title and text.
     """
@@ -138,20 +138,30 @@ def candidate_features(
     dense_floor = min((s for _, s in dense.values()), default=0.0)
     lex_top = max((s for _, s in lexical.values()), default=0.0) or 1.0
     graph_top = max(graph.values(), default=0.0) or 1.0
-    base = np.zeros((len(ids), 8), dtype=np.float32)
-    for row, atom_id in enumerate(ids):
-        d_rank, d_score = dense.get(atom_id, (0, dense_floor))
-        l_rank, l_score = lexical.get(atom_id, (0, 0.0))
-        base[row] = (
+    # Columns built whole (in float64, then stored as float32, as row by row before).
+    n = len(ids)
+    d_hits, l_hits = [dense.get(i) for i in ids], [lexical.get(i) for i in ids]
+    d_rank = np.fromiter((h[0] if h else 0 for h in d_hits), np.float64, n)
+    d_score = np.fromiter((h[1] if h else dense_floor for h in d_hits), np.float64, n)
+    l_rank = np.fromiter((h[0] if h else 0 for h in l_hits), np.float64, n)
+    l_score = np.fromiter((h[1] if h else 0.0 for h in l_hits), np.float64, n)
+    g_score = np.fromiter((graph.get(i, 0.0) for i in ids), np.float64, n)
+    with np.errstate(divide="ignore"):
+        d_rr = np.where(d_rank > 0, 1.0 / d_rank, 0.0)
+        l_rr = np.where(l_rank > 0, 1.0 / l_rank, 0.0)
+    base = np.stack(
+        [
             d_score,
             d_score - dense_top,
-            1.0 / d_rank if d_rank else 0.0,
+            d_rr,
             l_score / lex_top,
-            1.0 / l_rank if l_rank else 0.0,
-            coverage[row],
-            graph.get(atom_id, 0.0) / graph_top,
-            1.0 if atom_id in graph else 0.0,
-        )
+            l_rr,
+            coverage,
+            g_score / graph_top,
+            np.fromiter((i in graph for i in ids), np.float64, n),
+        ],
+        axis=1,
+    ).astype(np.float32)
     phrases = [p for p in _PHRASE_BREAK.split(text.lower()) if len(p) >= MIN_PHRASE_CHARS]
     phrase = np.zeros(len(ids), dtype=np.float32)
     if phrases:
@@ -159,9 +169,8 @@ def candidate_features(
             body = atom_text(atom_id).lower()
             phrase[row] = sum(p in body for p in phrases) / len(phrases)
     dense_gap, dense_rr, lex_share, lex_rr = base[:, 1], base[:, 2], base[:, 3], base[:, 4]
-    dense_mm = _minmax(base[:, 0], [row for row, i in enumerate(ids) if i in dense])
-    lex_scores = np.array([lexical.get(i, (0, 0.0))[1] for i in ids], dtype=np.float32)
-    lex_mm = _minmax(lex_scores, [row for row, i in enumerate(ids) if i in lexical])
+    dense_mm = _minmax(base[:, 0], [row for row, h in enumerate(d_hits) if h])
+    lex_mm = _minmax(l_score.astype(np.float32), [row for row, h in enumerate(l_hits) if h])
     conf, lat, known = signals.lexical_confidence, signals.latin, signals.known
     extra = np.stack(
         [
@@ -200,10 +209,10 @@ def _minmax(values: np.ndarray, listed: list[int]) -> np.ndarray:
     return out
 
 
-def _coverage(terms: Mapping[str, float], total: float, atom_tokens: Sequence[str]) -> float:
+def _coverage(terms: Mapping[str, float], total: float, atom_tokens: Collection[str]) -> float:
     if not total:
         return 0.0
-    present = set(atom_tokens)
+    present = atom_tokens if isinstance(atom_tokens, (set, frozenset)) else set(atom_tokens)
     return sum(w for t, w in terms.items() if t in present) / total
 
 

@@ -15,8 +15,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from pypinyin import lazy_pinyin
-
 _CJK = re.compile(r"^[\u4e00-\u9fff]+$")
 INITIALS = (
     "zh",
@@ -65,6 +63,8 @@ class Correction:
 
 @lru_cache(maxsize=65536)
 def _syllables(text: str) -> tuple[str, ...]:
+    from pypinyin import lazy_pinyin  # its phrase tables take a second to load: only when used
+
     return tuple(lazy_pinyin(text))
 
 

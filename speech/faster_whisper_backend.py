@@ -21,9 +21,20 @@ class FasterWhisperTranscriber:
     name = "faster-whisper"
 
     def __init__(
-        self, model_dir: Path, *, compute_type: str = "int8", threads: int = 0, beam_size: int = 5
+        self,
+        model_dir: Path,
+        *,
+        compute_type: str = "int8",
+        threads: int = 0,
+        beam_size: int = 5,
+        fallback: bool = True,
     ) -> None:
+        """``fallback``: retry a window at higher temperatures when decoding looks poor
+        (faster-whisper's default); off, each window is decoded once (docs/speech.md)."""
         self._beam_size = beam_size
+        self._options: dict[str, Any] = (
+            {} if fallback else {"temperature": 0.0, "condition_on_previous_text": False}
+        )
         if not (model_dir / "model.bin").exists():
             raise ModelError(
                 f"No CTranslate2 Whisper model in {model_dir}. Run `skg models prepare` "
@@ -46,7 +57,12 @@ class FasterWhisperTranscriber:
         started = time.perf_counter()
         with self._deadline.until(deadline):
             segments, info = self._model.transcribe(
-                samples, language="zh", initial_prompt=prompt, beam_size=self._beam_size
+                samples,
+                language="zh",
+                initial_prompt=prompt,
+                beam_size=self._beam_size,
+                without_timestamps=True,  # SalesKG keeps only the text
+                **self._options,
             )
             raw = "".join(segment.text for segment in segments)  # decoded lazily, here
         return Transcript(

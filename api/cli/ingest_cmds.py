@@ -148,7 +148,7 @@ def _print_report(report: IngestReport) -> None:
 def _sync(settings: Settings, store: Neo4jGraphStore, *, rebuild: bool = False) -> None:
     from retrieval.index_sync import sync_index
 
-    embedder = runtime.load_embedder(settings)
+    embedder = runtime.load_embedder(settings, lazy=True)  # loaded only if atoms need it
     with progress_bar() as progress:
         task = progress.add_task("Embedding", total=None)
         report = sync_index(

@@ -41,9 +41,11 @@ def serve(
     workers = workers or min(2, os.cpu_count() or 1)
 
     if workers > 1:
-        # Each worker's torch would start one thread per core; several workers' thread teams
-        # then fight over the cores (measured: 84 vs 55 ms of CPU per request on 2 cores).
+        # Each worker's encoder (and torch, FAISS) would start one thread per core; several
+        # workers' thread teams then fight over the cores (measured with torch: 84 vs 55 ms of
+        # CPU per request on 2 cores). One thread each; docs/benchmarks.md "Encoders".
         os.environ.setdefault("OMP_NUM_THREADS", "1")
+        os.environ.setdefault("SKG_ENCODER_THREADS", "1")
 
     from api.context import LOGGING
 

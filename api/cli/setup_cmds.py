@@ -138,6 +138,6 @@ def models_status() -> None:
         table.add_row(state.name, state.state, str(state.folder), state.source)
     console.print(table)
     console.print(
-        f"in use: embedding {settings.embedding_model_path}; "
+        f"in use: embedding {settings.encoder_path} (SKG_ENCODER={settings.encoder}); "
         f"speech ({settings.whisper_backend}) {settings.whisper_model_path}"
     )

@@ -52,6 +52,7 @@ class MemoryGraphStore:
                     atoms,
                     namespace=self.documents[document_id].namespace,
                     derived=document_id not in self.underived,
+                    source_hash=self.documents[document_id].source_hash,
                     access=[
                         {"visibility": a.visibility.value, "team": a.team, "owner": a.owner}
                         for a in self.atoms_by_id.values()
@@ -76,6 +77,12 @@ class MemoryGraphStore:
 
     def mark_derived(self, ids: Sequence[str]) -> None:
         self.underived -= set(ids)
+
+    def set_source_hashes(self, hashes: dict[str, str]) -> None:
+        for doc_id, digest in hashes.items():
+            self.documents[doc_id] = self.documents[doc_id].model_copy(
+                update={"source_hash": digest}
+            )
 
     def underived_documents(self) -> list[tuple[str, str]]:
         return [(i, self.documents[i].path) for i in sorted(self.underived)]
@@ -151,15 +158,15 @@ class MemoryGraphStore:
     def link_duplicates(self, pairs: Sequence[tuple[str, str, float]]) -> None:
         self.duplicates += pairs
 
-    def atoms_needing_embedding(self) -> list[tuple[str, str, str]]:
+    def atoms_needing_embedding(self, model: str) -> list[tuple[str, str, str]]:
         return [
             (a.id, a.title, a.text) for a in self.atoms_by_id.values() if a.id not in self.vectors
         ]
 
-    def set_embeddings(self, rows: Iterable[tuple[str, list[float]]]) -> None:
+    def set_embeddings(self, rows: Iterable[tuple[str, list[float]]], model: str) -> None:
         self.vectors.update(rows)
 
-    def embeddings(self) -> list[tuple[str, int, list[float]]]:
+    def embeddings(self, model: str) -> list[tuple[str, int, list[float]]]:
         return [
             (i, self.atoms_by_id[i].version, v)
             for i, v in sorted(self.vectors.items())
@@ -214,6 +221,9 @@ class MemoryGraphStore:
             relations=[(s, name, t) for s, _, t, name in self.relations],
             mentions=[(a, e) for a, ids in self.mentions.items() for e in ids],
         )
+
+    def graph_fingerprint(self) -> str:
+        return ""  # cannot tell: every sync rebuilds
 
     def counts(self) -> dict[str, int]:
         return {"atoms": len(self.atoms_by_id), "documents": len(self.documents)}

@@ -1,0 +1,161 @@
+"""``Embedder`` on OpenVINO: multilingual-e5-small converted from the prepared
+sentence-transformers folder to OpenVINO IR (its fp16 weights as they are), with the model's
+own tokenizer, prompts, mean pooling and normalisation.
+
+OpenVINO's CPU plugin computes in bfloat16 where the CPU has bfloat16 units (AMX or
+AVX512-BF16) and in fp32 elsewhere; the precision used is part of the encoder's name, and so of
+every index built with it. Chosen by measurement among PyTorch, ONNX Runtime, OpenVINO and
+CTranslate2 (benchmarks/encoders.py, docs/benchmarks.md "Encoders"). Built offline by ``skg
+models prepare`` (``build``) and checked against the PyTorch vectors at build time; loads
+without torch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kg.errors import ModelError
+from retrieval.embedding.probe import check_against_torch
+
+logger = logging.getLogger(__name__)
+
+CONFIG = "skg-encoder.json"
+MODEL = "model.xml"
+PRECISIONS = ("auto", "f32")  # auto: bf16 where the CPU has it, else f32
+
+
+class OpenVinoEmbedder:
+    """Sentence embeddings from a converted e5 folder (``build``)."""
+
+    def __init__(
+        self, folder: Path, *, threads: int = 0, precision: str = "auto", batch_size: int = 32
+    ) -> None:
+        if not (folder / CONFIG).is_file() or not (folder / MODEL).is_file():
+            raise ModelError(
+                f"Encoder not found at {folder}. Run `skg models prepare`, or set "
+                "SKG_ENCODER=torch."
+            )
+        if precision not in PRECISIONS:
+            raise ModelError(f"unknown encoder precision {precision!r}; one of {PRECISIONS}")
+        import openvino as ov
+        from tokenizers import Tokenizer
+
+        config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
+        options: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY"}
+        if threads:
+            options["INFERENCE_NUM_THREADS"] = threads
+        if precision == "f32":
+            options["INFERENCE_PRECISION_HINT"] = "f32"
+        self._compiled = ov.Core().compile_model(str(folder / MODEL), "CPU", options)
+        self._names = [port.get_any_name() for port in self._compiled.inputs]
+        self._local = threading.local()  # an infer request per thread: they are not shared
+        self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self._tokenizer.enable_truncation(int(config["max_length"]))
+        self._prompts: dict[str, str] = config["prompts"]
+        self._batch_size = batch_size
+        self.dimensions = int(config["dimensions"])
+        self.precision = _short(self._compiled.get_property("INFERENCE_PRECISION_HINT"))
+        # The model's identity goes into every index built with it (the dense manifest's
+        # `model`): vectors of different encoders or precisions never meet in one index.
+        self.name = f"{config['model']}-openvino-{self.precision}"
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode([self._prompts.get("query", "") + t for t in texts])
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode([self._prompts.get("passage", "") + t for t in texts])
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+        # Shortest first, so each batch pads to a similar length.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), self._batch_size):
+            rows = order[start : start + self._batch_size]
+            out[rows] = self._forward([texts[i] for i in rows])
+        return out
+
+    def _forward(self, texts: list[str]) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch(texts)
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(texts), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, encoding in enumerate(encodings):
+            ids[row, : len(encoding.ids)] = encoding.ids
+            mask[row, : len(encoding.ids)] = 1
+        request = getattr(self._local, "request", None)
+        if request is None:
+            request = self._local.request = self._compiled.create_infer_request()
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        hidden = request.infer({name: feeds[name] for name in self._names})[0]
+        pooled = (hidden * mask[:, :, None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+
+
+def encoder_name(folder: Path, precision: str = "auto") -> str:
+    """The name ``OpenVinoEmbedder(folder, precision=precision)`` will have on this CPU,
+    without compiling the model (an index sync that embeds nothing never loads it)."""
+    import openvino as ov
+
+    config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
+    used = (
+        "f32"
+        if precision == "f32"
+        else _short(ov.Core().get_property("CPU", "INFERENCE_PRECISION_HINT"))
+    )
+    return f"{config['model']}-openvino-{used}"
+
+
+def _short(precision: object) -> str:
+    return "bf16" if "bf" in str(precision).lower() else "f32"
+
+
+def build(source: Path, folder: Path) -> dict[str, float]:
+    """Convert a prepared sentence-transformers e5 folder into OpenVINO IR and check it
+    against the PyTorch model (``ModelError`` when it drifts)."""
+    import shutil
+
+    import openvino as ov
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    st = SentenceTransformer(str(source), device="cpu")
+    encoder = st[0].auto_model.eval().float()
+
+    class Hidden(torch.nn.Module):
+        def __init__(self, model: torch.nn.Module) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            return self.model(input_ids=input_ids, attention_mask=attention_mask)[0]
+
+    example = st.tokenize(["热失控防护方案", "query: 如何向宁德时代解释热失控防护方案？"])
+    with torch.no_grad(), warnings.catch_warnings():
+        # Tracing warns that the attention mask's shape test becomes a constant: it is
+        # only SDPA's causal shortcut, which an encoder never takes.
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        model = ov.convert_model(
+            Hidden(encoder),
+            example_input={n: example[n] for n in ("input_ids", "attention_mask")},
+            input=[("input_ids", [-1, -1], ov.Type.i64), ("attention_mask", [-1, -1], ov.Type.i64)],
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    # The prepared weights are fp16 already: stored as fp16 without loss (235 MB, not 470).
+    ov.save_model(model, str(folder / MODEL), compress_to_fp16=True)
+    shutil.copy(source / "tokenizer.json", folder / "tokenizer.json")
+    config = {
+        "model": source.name,
+        "dimensions": int(st.get_embedding_dimension() or 0),
+        "max_length": int(st.max_seq_length or 512),
+        "prompts": dict(st.prompts),
+    }
+    (folder / CONFIG).write_text(json.dumps(config, ensure_ascii=False, indent=1))
+    return check_against_torch(OpenVinoEmbedder(folder), st)
