@@ -17,14 +17,17 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from api import docs_pages, errors, openapi
+from api import docs_pages, errors, openapi, pushes
 from api.deps import declared_media_type
 from api.filemodes import restrict_new_files, secure_tree
 from api.jobs import IngestJobs
 from api.middleware import ServiceMiddleware
 from api.ratelimit import RateLimits
 from api.refresh import IndexRefresher
-from api.routes import feedback, ingest, knowledge, ops, reports, search
+from api.routes import briefs as brief_routes  # briefs and pushes (issue 17)
+from api.routes import chat as chat_routes  # chat completions (issue 16)
+from api.routes import events as event_routes  # (issue 17)
+from api.routes import feedback, ingest, knowledge, ops, reports, review, search
 from api.services import Services
 from api.settings import Settings
 from api.supervision import exit_with_parent
@@ -84,7 +87,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.services = services
         app.state.jobs = jobs
         app.state.refresher = refresher
+        # Briefs and pushes (issue 17): the brief composer over the served index; the default
+        # push rules on the first start; the webhook delivery worker, when one is configured.
+        app.state.briefer = brief_routes.Briefer(services)
+        app.state.push_worker = pushes.start(settings, services.store)
         yield
+        if app.state.push_worker is not None:
+            app.state.push_worker.stop()
         refresher.stop()
         jobs.shutdown()
         services.close()
@@ -120,6 +129,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ops.router,
         reports.router,
         reports.gaps_router,
+        review.router,  # the knowledge managers' page, /app/admin (issue 16)
+        review.page_router,
+        chat_routes.router,  # OpenAI-compatible chat completions and models (issue 16)
+        brief_routes.router,  # briefs and pushes (issue 17)
+        event_routes.router,
     ):
         app.include_router(router)
     app.mount("/app", RevalidatedStaticFiles(directory=STATIC, html=True), name="app")
@@ -159,4 +173,6 @@ def _body_limit(settings: Settings, path: str) -> int:
         return settings.audio_max_bytes + 64 * 1024  # the multipart envelope around the audio
     if path.startswith("/v1/ingest"):
         return settings.ingest_max_bytes
+    if path.startswith("/v1/chat/"):  # chat clients resend the whole conversation (issue 16)
+        return settings.max_json_bytes * 16
     return settings.max_json_bytes

@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from api.push_rules import MAX_RULES, EventKind, PushRule, check_rule_set
 from kg.models import AtomType, CurationStatus, Visibility
-from retrieval.answer import Answer
+from retrieval.answer import Answer, Citation
+from retrieval.brief_sections import Brief, BriefContext, Stage, parse_stage
 from retrieval.hybrid import Filters
 from retrieval.service import MAX_QUERY_CHARS
 
@@ -74,6 +76,10 @@ class FilterFields(RequestModel):
             if self.visibilities
             else None,
         )
+
+
+# A conversation's id, as the server made it (a follow-up sends it back).
+ConversationId = Annotated[str, Field(pattern=r"^conv-[0-9a-f]{32}$", max_length=37)]
 
 
 class SearchRequest(FilterFields):
@@ -171,6 +177,16 @@ class AskRequest(FilterFields):
         examples=["如何向宁德时代解释热失控防护方案？"],
     )
     top_k: JsonInt = Field(8, ge=1, le=50)
+    conversation_id: ConversationId | None = Field(
+        None,
+        description="continue a conversation (from an earlier answer of this key): the "
+        "question is read as a follow-up; omitted, a new conversation starts",
+    )
+    stream: bool = Field(
+        False,
+        description="send server-sent events (as `Accept: text/event-stream` does): "
+        "understanding, section..., citations, token..., done",
+    )
 
     model_config = {
         "json_schema_extra": {
@@ -190,6 +206,14 @@ class AskResponse(BaseModel):
     answer_id: str = Field(description="give it back with feedback on this answer")
     answer: Answer
     text: str = Field(description="the answer as plain text")
+    conversation_id: str = Field(
+        description="send it with the next question to ask a follow-up",
+        examples=["conv-3f2a9c1e7b6d4a5012ab34cd56ef7890"],
+    )
+    turn: int | None = Field(
+        description="this question's number in the conversation; null if it was not kept "
+        "(the graph was briefly unreachable)"
+    )
 
 
 class TranscriptPublic(BaseModel):
@@ -365,5 +389,377 @@ class GapPublic(BaseModel):
 
 class GapPage(BaseModel):
     items: list[GapPublic] = Field(description="most asked first")
+    total: int
+    next_offset: int | None
+
+
+# -- review: atoms knowledge managers should look at (GET /v1/review) -------------------------
+class ReviewKind(StrEnum):
+    """Which review list: as curation/02 (flagged, invalid) and curation/21 (stale)."""
+
+    FLAGGED = "flagged"  # a review flag: source_changed, disputed, stale
+    STALE = "stale"  # not verified for `days` days (never verified: since created)
+    INVALID = "invalid"  # missing or invalid fields (hidden from search until fixed)
+
+
+class ReviewItem(BaseModel):
+    """An atom to look at, with why, and a link that opens it in Neo4j Browser."""
+
+    id: str
+    title: str | None = Field(description="null when the title is missing (invalid atoms)")
+    type: str | None
+    type_label: str = Field(description="the type in Chinese, e.g. 成功案例; 未知类型 if invalid")
+    status: str | None
+    review: str | None = Field(
+        description="the review flag: source_changed, disputed, stale; null if none"
+    )
+    review_label: str | None = Field(description="the flag in Chinese, e.g. 来源已变")
+    note: str | None = Field(description="why it was flagged, in words")
+    problems: list[str] = Field(description="invalid fields, e.g. 可见范围无效 visibility=all")
+    unverified_days: int | None = Field(
+        description="stale list: days since last verified (or created)"
+    )
+    document_title: str | None
+    document_path: str | None
+    updated_at: str | None
+    browser_url: str = Field(description="Neo4j Browser with a query that opens the atom")
+
+
+class ReviewPage(BaseModel):
+    kind: ReviewKind
+    items: list[ReviewItem]
+    total: int = Field(description="atoms of this list the key may see")
+    next_offset: int | None
+
+
+# -- conversations, streaming and chat clients (issue 16) ------------------------------------
+class TurnPublic(BaseModel):
+    n: int = Field(description="the turn's number, from 1")
+    question: str = Field(description="as asked")
+    resolved: str = Field(description="as read: a follow-up spelled out")
+    followup: bool
+    intent: str | None
+    answer_id: str | None
+    answered: bool | None
+    channel: str | None = Field(description="text, voice or chat")
+    created_at: str
+
+
+class ConversationPublic(BaseModel):
+    id: str
+    created_at: str
+    updated_at: str
+    turns: list[TurnPublic] = Field(description="oldest first (at most 100)")
+
+
+class UnderstandingEvent(BaseModel):
+    """The first event of a streamed answer: how the question was read."""
+
+    question: str = Field(description="as asked")
+    understood_as: str | None = Field(description="a follow-up spelled out; null otherwise")
+    understood: str = Field(description="the 理解：… line the page shows")
+    intent: str
+    entities: list[str]
+    note: str | None
+    conversation_id: str
+
+
+class TokenEvent(BaseModel):
+    text: str = Field(description="the next piece of the polished prose")
+
+
+class DeclinedEvent(BaseModel):
+    """No reliable answer: the statement, and the nearest atoms as leads (not an answer)."""
+
+    text: str
+    confidence: float
+    leads: list[Citation]
+
+
+class DoneEvent(BaseModel):
+    answer_id: str
+    conversation_id: str
+    turn: int | None
+    answered: bool
+    confidence: float
+
+
+class ChatContentPart(BaseModel):
+    type: str = Field(examples=["text"])
+    text: str | None = None
+
+
+class ChatMessage(BaseModel):
+    """A message as OpenAI-style clients send it; content as text or text parts."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    # Not bounded here: earlier answers come back in full; the body limit bounds them all
+    # (SKG_MAX_JSON_BYTES x 16 for chat), and a question over 500 characters is refused.
+    content: str | list[ChatContentPart] | None = None
+    name: str | None = Field(None, max_length=200)
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "".join(p.text or "" for p in self.content if p.type == "text")
+        return self.content or ""
+
+
+class ChatCompletionRequest(BaseModel):
+    """An OpenAI-style chat completion: the last user message is the question, the user
+    messages before it the conversation. Options of other models (temperature, max_tokens,
+    tools...) are accepted and ignored, so chat front ends work unchanged."""
+
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "model": "saleskg",
+                    "messages": [
+                        {"role": "user", "content": "宁德时代的热失控方案怎么讲？"},
+                        {"role": "assistant", "content": "…"},
+                        {"role": "user", "content": "那比亚迪呢？"},
+                    ],
+                    "stream": False,
+                }
+            ]
+        },
+    )
+
+    model: str = Field(max_length=100, examples=["saleskg"])
+    messages: list[ChatMessage] = Field(min_length=1, max_length=100)
+    stream: bool = False
+    n: JsonInt = Field(1, ge=1, le=1, description="one answer only")
+    user: str | None = Field(None, max_length=200)
+
+
+class ChatCompletionMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChatChoice(BaseModel):
+    index: int = 0
+    message: ChatCompletionMessage
+    finish_reason: Literal["stop"] = "stop"
+
+
+class SalesKgExtension(BaseModel):
+    """The structured answer beside the text, for clients that know SalesKG."""
+
+    answer_id: str = Field(description="give it back with feedback (POST /v1/feedback)")
+    answered: bool = Field(description="false: no reliable answer; `leads` are not an answer")
+    confidence: float
+    understood_as: str | None = Field(description="the question as read (a follow-up spelled out)")
+    intent: str
+    citations: list[Citation] = Field(description="numbered as the [n] in the text")
+    leads: list[Citation]
+
+
+class ChatCompletion(BaseModel):
+    id: str = Field(examples=["chatcmpl-ans-3f2a9c1e7b6d4a50"])
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    saleskg: SalesKgExtension
+
+
+class ModelPublic(BaseModel):
+    id: str = Field(examples=["saleskg"])
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "saleskg"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelPublic]
+
+
+# -- briefs and pushes (issue 17) ----------------------------------------------------------------
+def _stage(value: object) -> object:
+    """A stage by its Chinese name (技术交流) or an alias (technical)."""
+    return parse_stage(value) if isinstance(value, str) else value
+
+
+StageField = Annotated[
+    Stage,
+    BeforeValidator(_stage),
+    Field(description="线索, 需求确认, 技术交流, 方案, 商务谈判 or 签约", examples=["技术交流"]),
+]
+ContextText = Annotated[str, Field(min_length=1, max_length=100, pattern=NOT_BLANK)]
+MAX_CONTEXT_ITEMS = 10
+MAX_NOTES_CHARS = 4000
+
+
+class OpportunityFields(RequestModel):
+    """An opportunity as the CRM holds it."""
+
+    customer: ContextText = Field(
+        description="the customer's name, an alias (CATL) or its id (customer:宁德时代)",
+        examples=["宁德时代"],
+    )
+    industry: ContextText | None = Field(None, examples=["动力电池"])
+    products: list[ContextText] = Field(
+        default_factory=list, max_length=MAX_CONTEXT_ITEMS, examples=[["电池包热失控防护方案"]]
+    )
+    competitors: list[ContextText] = Field(
+        default_factory=list, max_length=MAX_CONTEXT_ITEMS, examples=[["锐驰科技"]]
+    )
+    roles: list[ContextText] = Field(
+        default_factory=list,
+        max_length=MAX_CONTEXT_ITEMS,
+        description="the contacts' roles",
+        examples=[["电池安全负责人", "采购总监"]],
+    )
+
+
+class BriefRequest(OpportunityFields):
+    """What a CRM knows of an opportunity; no question needed."""
+
+    stage: StageField
+    notes: str = Field(
+        "",
+        max_length=MAX_NOTES_CHARS,
+        description="recent notes, email summaries",
+        examples=["客户关心热扩散试验数据，采购担心每kWh成本"],
+    )
+
+    def context(self) -> BriefContext:
+        return BriefContext(
+            customer=self.customer.strip(),
+            stage=self.stage,
+            industry=self.industry,
+            products=tuple(self.products),
+            competitors=tuple(self.competitors),
+            roles=tuple(self.roles),
+            notes=self.notes,
+        )
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "customer": "宁德时代",
+                    "stage": "技术交流",
+                    "roles": ["电池安全负责人"],
+                    "notes": "客户关心热扩散试验数据",
+                }
+            ]
+        }
+    }
+
+
+class BriefResponse(BaseModel):
+    brief: Brief
+    text: str = Field(description="the brief as plain text")
+
+
+class EventCreate(OpportunityFields):
+    """A CRM event on an opportunity; rules decide whether it warrants a push."""
+
+    kind: EventKind
+    opportunity_id: ContextText = Field(examples=["OPP-2026-0042"])
+    rep: ContextText | None = Field(
+        None, description="who the push is for (the CRM's user); default: the key's user"
+    )
+    stage: StageField | None = None
+    previous_stage: StageField | None = None
+    text: str = Field(
+        "",
+        max_length=MAX_NOTES_CHARS,
+        description="the note, the email summary, or the words searched",
+        examples=["客户采购总监说我们比锐驰科技贵了15%，嫌贵"],
+    )
+    metric: str | None = Field(None, min_length=1, max_length=60, examples=["win_probability"])
+    value: float | None = Field(None, allow_inf_nan=False, examples=[0.25])
+    occurred_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> EventCreate:
+        if self.kind is EventKind.STAGE_CHANGE and self.stage is None:
+            raise ValueError("a stage_change event needs its new stage")
+        if self.kind is EventKind.METRIC_THRESHOLD and (self.metric is None or self.value is None):
+            raise ValueError("a metric_threshold event needs metric and value")
+        return self
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "kind": "note",
+                    "opportunity_id": "OPP-2026-0042",
+                    "customer": "宁德时代",
+                    "rep": "张伟",
+                    "text": "客户采购总监说我们比锐驰科技贵了15%，嫌贵",
+                },
+                {
+                    "kind": "metric_threshold",
+                    "opportunity_id": "OPP-2026-0042",
+                    "customer": "宁德时代",
+                    "metric": "win_probability",
+                    "value": 0.25,
+                },
+            ]
+        }
+    }
+
+
+class PushOutcome(BaseModel):
+    """What one fired rule did."""
+
+    rule_id: str
+    rule_name: str
+    reason: str = Field(examples=["首次提到竞品：锐驰科技"])
+    state: str = Field(
+        description="queued (to be delivered), duplicate (the same push was made before), "
+        "rate_limited (the rep had enough this hour) or empty (no knowledge to push)"
+    )
+    push_id: str | None
+
+
+class EventAccepted(BaseModel):
+    event_id: str
+    opportunity_id: str
+    pushes: list[PushOutcome] = Field(description="one per rule the event fired")
+
+
+class PushRules(BaseModel):
+    rules: list[PushRule]
+
+
+class PushRulesUpdate(RequestModel):
+    """The whole rule set; it replaces the current one."""
+
+    rules: list[PushRule] = Field(max_length=MAX_RULES)
+
+    @model_validator(mode="after")
+    def _unique(self) -> PushRulesUpdate:
+        check_rule_set(self.rules)
+        return self
+
+
+class PushPublic(BaseModel):
+    id: str
+    opportunity_id: str
+    customer: str
+    rep: str
+    rule_id: str
+    rule_name: str
+    reason: str
+    state: str = Field(description="pending, sending, delivered or failed")
+    attempts: int
+    last_status: int | None = Field(description="the webhook's last HTTP status")
+    last_error: str | None = Field(description="the last failure's kind, e.g. HTTP 500")
+    created_at: str
+    delivered_at: str | None
+    brief: Brief = Field(description="what was pushed: one section, every point cited")
+
+
+class PushPage(BaseModel):
+    items: list[PushPublic]
     total: int
     next_offset: int | None

@@ -87,6 +87,12 @@ class Answer(BaseModel):
         default_factory=list, description="when not answered: the nearest atoms, as leads only"
     )
     note: str | None = Field(None, description="how the question was read, e.g. an English one")
+    rewritten: str | None = Field(
+        None,
+        description="a follow-up as read with its conversation: the question spelled out "
+        "(`question` is then as asked)",
+        examples=["比亚迪的热失控方案怎么讲？"],
+    )
 
     def to_text(self) -> str:
         """Plain-text rendering for terminals and chat."""
@@ -103,10 +109,7 @@ class Answer(BaseModel):
         lines = [f"问题：{self.question}"]
         if self.note:
             lines.append(self.note)
-        understood = f"理解：{INTENT_LABELS_ZH.get(Intent(self.intent), '综合说明')}"
-        if self.entities:
-            understood += f"；识别到 {'、'.join(self.entities)}"
-        lines += [understood, ""]
+        lines += [self.understood(), ""]
         for section in self.sections:
             lines.append(f"【{section.heading}】")
             for point in section.points:
@@ -121,6 +124,66 @@ class Answer(BaseModel):
             )
         return "\n".join(lines)
 
+    def understood(self) -> str:
+        """How the question was read: 理解：[the spelled-out follow-up（承接上一问）；]intent
+        [；识别到 entities]."""
+        parts = [f"{self.rewritten.rstrip('？?')}（承接上一问）"] if self.rewritten else []
+        parts.append(INTENT_LABELS_ZH.get(Intent(self.intent), "综合说明"))
+        if self.entities:
+            parts.append(f"识别到 {'、'.join(self.entities)}")
+        return "理解：" + "；".join(parts)
+
+    # -- for chat clients: the answer as one message, cited [n], references at the end ------
+    def chat_parts(self) -> list[str]:
+        """The chat message in the order a stream sends it: how the question was read, each
+        section, the polished prose (when there is one), the numbered references."""
+        if not self.answered or not self.sections:
+            return [self.chat_declined()]
+        return [
+            self.chat_head(),
+            *(chat_section(s) for s in self.sections),
+            chat_polished(self.polished) if self.polished else "",
+            self.references(),
+        ]
+
+    def chat_head(self) -> str:
+        return self.understood() + "\n\n" + (f"{self.note}\n\n" if self.note else "")
+
+    def chat_declined(self) -> str:
+        if self.answered:  # nothing found, nothing to decline from
+            return "未找到相关知识，请换个说法或联系知识运营补充。"
+        text = DECLINED
+        if self.leads:
+            leads = "\n".join(f"{c.number}. {_reference(c)}" for c in self.leads)
+            text += f"\n\n最接近的线索（仅供参考，不是答案）：\n{leads}"
+        return text
+
+    def references(self) -> str:
+        """The numbered reference list that ends a chat message."""
+        return "参考资料：\n" + "\n".join(f"[{c.number}] {_reference(c)}" for c in self.citations)
+
+    def to_chat(self) -> str:
+        return "".join(self.chat_parts()).rstrip()
+
+
+def chat_section(section: AnswerSection) -> str:
+    points = "\n".join(
+        f"- {p.text} {''.join(f'[{n}]' for n in p.citations)}" for p in section.points
+    )
+    return f"【{section.heading}】\n{points}\n\n"
+
+
+CHAT_POLISHED_HEADING = "【可以这样讲】\n"
+
+
+def chat_polished(text: str) -> str:
+    return f"{CHAT_POLISHED_HEADING}{text}\n\n"
+
+
+def _reference(c: Citation) -> str:
+    via = f"（关联路径：{' → '.join(c.path)}）" if len(c.path) > 1 else ""
+    return f"{c.atom_title} — {c.document_title or c.document_path} · {c.section or '全文'}{via}"
+
 
 def compose(
     query: Query, found: Sequence[tuple[StoredAtom, Sequence[str]]], confidence: float = 1.0
@@ -132,9 +195,9 @@ def compose(
     for stored, path in found:
         atom = stored.atom
         number = len(citations) + 1
-        citations.append(_citation(number, stored, path))
+        citations.append(citation(number, stored, path))
         by_type.setdefault(atom.type, []).append(
-            AnswerPoint(text=_point_text(atom.text), citations=[number])
+            AnswerPoint(text=point_text(atom.text), citations=[number])
         )
     sections = []
     for heading, types in SECTIONS:
@@ -166,7 +229,7 @@ def decline(
         citations=[],
         answered=False,
         confidence=round(confidence, 4),
-        leads=[_citation(n, stored, path) for n, (stored, path) in enumerate(nearest, start=1)],
+        leads=[citation(n, stored, path) for n, (stored, path) in enumerate(nearest, start=1)],
         note=_note(query),
     )
 
@@ -187,7 +250,7 @@ def _note(query: Query) -> str | None:
     return ENGLISH_NOTE if latin > 3 * max(cjk, 1) else None
 
 
-def _citation(number: int, stored: StoredAtom, path: Sequence[str]) -> Citation:
+def citation(number: int, stored: StoredAtom, path: Sequence[str]) -> Citation:
     atom = stored.atom
     return Citation(
         number=number,
@@ -215,7 +278,7 @@ def _body_lines(text: str) -> list[str]:
     return [line for line in lines if line]
 
 
-def _point_text(text: str) -> str:
+def point_text(text: str) -> str:
     """The atom's text without its context prefix or list markup, cut near the limit."""
     body = ""
     for line in _body_lines(text):

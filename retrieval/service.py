@@ -59,6 +59,12 @@ class SearchService:
         """Atoms ranked for a question. Without a question, the entities of the filters (a CRM
         opportunity's customer, industry, product) are the question."""
         filters = filters or Filters()
+        return self.retrieve(self.understand(text, filters), top_k, filters, offset)
+
+    def understand(self, text: str, filters: Filters | None = None) -> Query:
+        """The question read with the graph's vocabulary, as the caller of ``filters`` may
+        read it; ``BadQueryError`` when there is none or it is too long."""
+        filters = filters or Filters()
         text = text.strip() or " ".join(e.split(":", 1)[-1] for e in sorted(filters.entities or ()))
         if not text:
             raise BadQueryError("问题不能为空 (the question is empty)")
@@ -67,7 +73,13 @@ class SearchService:
                 f"问题过长，请控制在 {MAX_QUERY_CHARS} 字以内 "
                 f"(the question has {len(text)} characters; the limit is {MAX_QUERY_CHARS})"
             )
-        query = self._retriever.scope(self._analyzer.analyze(text), filters)
+        return self._retriever.scope(self._analyzer.analyze(text), filters)
+
+    def retrieve(
+        self, query: Query, top_k: int, filters: Filters | None = None, offset: int = 0
+    ) -> SearchResponse:
+        """Atoms ranked for a question already read (``understand``)."""
+        filters = filters or Filters()
         page = self._retriever.page(query, offset, top_k, filters)
         # An atom whose status or visibility changed in the graph since the index was loaded
         # is dropped from the page and the count at once (the caller should refresh the index,
@@ -89,13 +101,23 @@ class SearchService:
         response = self.search(question, top_k, filters)
         if response.stale and on_stale is not None:
             on_stale()
+        answer = self.compose(response)
+        if answer.answered:
+            answer.polished = self.polish(answer)
+        return answer
+
+    @staticmethod
+    def compose(response: SearchResponse) -> Answer:
+        """The answer the atoms found make, or, below the confidence threshold, the decline
+        with the nearest atoms as leads (not polished: ``polish``)."""
         found = [(r.atom, r.path) for r in response.results]
         if not response.answered:
             return decline(response.query, found[:MAX_LEADS], response.confidence)
-        answer = compose(response.query, found, response.confidence)
-        if self._polisher is not None:
-            answer.polished = self._polisher.polish(answer)
-        return answer
+        return compose(response.query, found, response.confidence)
+
+    def polish(self, answer: Answer) -> str | None:
+        """The answer rewritten as fluent prose when a polisher is configured, else None."""
+        return self._polisher.polish(answer) if self._polisher is not None else None
 
     def _join(self, hits: list[FusedHit], filters: Filters) -> list[SearchResult]:
         """Read the hits' atoms from the graph, checking the filters again on what it says now."""

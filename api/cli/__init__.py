@@ -2,8 +2,10 @@
 
 from api.cli import (  # noqa: F401  (registers commands)
     ask_cmds,
+    brief_cmds,
     eval_cmds,
     ingest_cmds,
+    mcp_cmds,
     report_cmds,
     service_cmds,
     setup_cmds,

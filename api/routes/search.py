@@ -1,14 +1,17 @@
-"""Search, ask, and ask by voice."""
+"""Search, ask, and ask by voice; conversations of follow-up questions, and answers streamed
+as server-sent events (api/streaming.py)."""
 
 from __future__ import annotations
 
 import io
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, File, Form, UploadFile
+from fastapi import APIRouter, BackgroundTasks, File, Form, Path, Request, UploadFile
+from fastapi.responses import StreamingResponse
 
 from api import metrics, runtime
 from api.deps import AskViewer, RefresherDep, SearchViewer, ServicesDep
@@ -16,6 +19,8 @@ from api.errors import responses
 from api.schemas import (
     AskRequest,
     AskResponse,
+    ConversationPublic,
+    DoneEvent,
     SearchHitPublic,
     SearchRequest,
     SearchResponse,
@@ -23,11 +28,13 @@ from api.schemas import (
     VoiceAskResponse,
     next_offset,
 )
-from api.services import Services
+from api.services import Searchable, Services
+from api.streaming import AnswerRun, Prepared, sse, stream_response, wants_stream
 from api.views import atom_public, citation_public, entity_refs, visible_recognition
 from kg.access import Viewer
-from kg.errors import AudioError, GraphUnavailableError
+from kg.errors import AudioError, GraphUnavailableError, NotFoundError
 from retrieval.answer import Answer
+from retrieval.followup import Reading, caller_reader
 from retrieval.highlight import highlight
 from retrieval.hybrid import Filters
 from retrieval.visibility import EntityScope
@@ -37,6 +44,15 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1", tags=["search"])
 ERRORS = responses(401, 403, 422, 503)
+CONVERSATION_ID = r"^conv-[0-9a-f]{32}$"
+MAX_TURNS_SHOWN = 100
+STREAMED = {
+    "description": "the answer; with `Accept: text/event-stream` or `stream: true`, "
+    "server-sent events: understanding, section (one per section), citations, token "
+    "(polished prose, when configured), done; or understanding, declined, done; an error "
+    "after the start is an `error` event carrying an ErrorBody",
+    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+}
 
 
 def _scoped(filters: Filters, viewer: Viewer) -> Filters:
@@ -82,26 +98,44 @@ def search(
     )
 
 
-@router.post("/ask", response_model=AskResponse, responses=ERRORS)
+@router.post(
+    "/ask",
+    response_model=AskResponse,
+    responses={**ERRORS, **responses(404), 200: STREAMED},
+)
 def ask(
+    http: Request,
     request: AskRequest,
     viewer: AskViewer,
     services: ServicesDep,
     refresher: RefresherDep,
     background: BackgroundTasks,
-) -> AskResponse:
-    """One answer composed from the best atoms, every point cited, with graph paths."""
-    answer = services.current.search.ask(
-        request.question, request.top_k, _scoped(request.filters(), viewer), refresher.poke
+) -> AskResponse | StreamingResponse:
+    """One answer composed from the best atoms, every point cited, with graph paths. With a
+    `conversation_id` the question is read as a follow-up of that conversation (404 when it
+    is not one of this key's); streamed as server-sent events on request."""
+    current = services.current
+    filters = _scoped(request.filters(), viewer)
+    prepared = prepare(
+        services, current, viewer, request.question, filters, request.conversation_id
     )
-    answer_id = _remember(services, background, answer, viewer, "text")
-    return AskResponse(answer_id=answer_id, answer=answer, text=answer.to_text())
+    run = AnswerRun(
+        current.search,
+        prepared,
+        request.top_k,
+        on_stale=refresher.poke,
+        finish=finisher(services, background, viewer, prepared, "text"),
+    )
+    if wants_stream(http, request.stream):
+        return stream_response(sse(run.events()))
+    answer = run.run()
+    return _ask_response(answer, run.done)
 
 
 @router.post(
     "/ask/voice",
     response_model=VoiceAskResponse,
-    responses={**ERRORS, **responses(413)},
+    responses={**ERRORS, **responses(404, 413)},
 )
 def ask_voice(
     viewer: AskViewer,
@@ -110,9 +144,13 @@ def ask_voice(
     background: BackgroundTasks,
     audio: Annotated[UploadFile, File(description="wav, mp3, m4a/aac, webm/opus or ogg")],
     top_k: Annotated[int, Form(ge=1, le=50)] = 8,
+    conversation_id: Annotated[
+        str | None,
+        Form(pattern=CONVERSATION_ID, description="continue a conversation (a follow-up)"),
+    ] = None,
 ) -> VoiceAskResponse:
     """A spoken question: the transcript (raw and corrected against the graph's vocabulary)
-    and the composed answer."""
+    and the composed answer; with a `conversation_id`, read as a follow-up."""
     limits = runtime.audio_limits(services.settings)
     data = audio.file.read(limits.max_bytes + 1)
     if len(data) > limits.max_bytes:
@@ -124,12 +162,18 @@ def ask_voice(
         current.recognizer.recognize(decode(io.BytesIO(data), limits)),
         EntityScope(current.bundle.graph, viewer.can_see),
     )
-    answer = current.search.ask(
-        recognition.text, top_k, Filters(allow=viewer.can_see), refresher.poke
+    filters = Filters(allow=viewer.can_see)
+    prepared = prepare(services, current, viewer, recognition.text, filters, conversation_id)
+    run = AnswerRun(
+        current.search,
+        prepared,
+        top_k,
+        on_stale=refresher.poke,
+        finish=finisher(services, background, viewer, prepared, "voice"),
     )
-    answer_id = _remember(services, background, answer, viewer, "voice")
+    answer = run.run()
     return VoiceAskResponse(
-        answer_id=answer_id,
+        **_ask_response(answer, run.done).model_dump(),
         transcript=TranscriptPublic(
             text=recognition.text,
             raw_text=recognition.raw.text,
@@ -137,9 +181,136 @@ def ask_voice(
             audio_seconds=recognition.raw.audio_seconds,
             compute_seconds=recognition.raw.compute_seconds,
         ),
+    )
+
+
+@router.get(
+    "/conversations/{conversation_id}",
+    response_model=ConversationPublic,
+    responses={**ERRORS, **responses(404)},
+)
+def read_conversation(
+    conversation_id: Annotated[str, Path(pattern=CONVERSATION_ID)],
+    viewer: AskViewer,
+    services: ServicesDep,
+) -> ConversationPublic:
+    """A conversation of this key: its questions as asked and as read, oldest first. Another
+    key's conversation is a 404, like a missing one."""
+    found = services.store.conversation(conversation_id, viewer.key_id, MAX_TURNS_SHOWN)
+    if found is None:
+        raise NotFoundError(NO_CONVERSATION)
+    return ConversationPublic(**found)
+
+
+NO_CONVERSATION = "没有这个对话，或它不属于这个密钥 (no such conversation for this key)"
+
+
+def prepare(
+    services: Services,
+    current: Searchable,
+    viewer: Viewer,
+    question: str,
+    filters: Filters,
+    conversation_id: str | None,
+    earlier: list[str] | None = None,
+) -> Prepared:
+    """A question read in its conversation: the last turn of ``conversation_id`` (this key's
+    only), or the ``earlier`` questions a chat client sent, then analysed as the caller may
+    read it."""
+    reader = caller_reader(
+        lambda text: current.search.understand(text, filters), current.bundle.graph, filters.allow
+    )
+    previous = None
+    if conversation_id is not None:
+        last = services.store.last_turn(conversation_id, viewer.key_id)
+        if last is None:
+            raise NotFoundError(NO_CONVERSATION)
+        if last["n"] is not None:
+            previous = Reading(last["question"], last["resolved"], last["subject"] or "", True)
+    elif earlier:
+        previous = reader.thread(earlier)[-1]
+    reading = reader.read(question, previous)
+    query = current.search.understand(reading.text, filters)
+    return Prepared(
+        reading,
+        query,
+        filters,
+        conversation_id or "conv-" + uuid.uuid4().hex,
+        new_conversation=conversation_id is None,
+    )
+
+
+def finisher(
+    services: Services,
+    background: BackgroundTasks,
+    viewer: Viewer,
+    prepared: Prepared,
+    channel: str,
+    *,
+    keep: bool = True,
+) -> Callable[[Answer], DoneEvent]:
+    """What ends an answer: its id, recorded for feedback (after the response), and the
+    question kept as a turn of its conversation (``keep``; before ``done``, so a follow-up
+    sent at once finds it)."""
+
+    def finish(answer: Answer) -> DoneEvent:
+        answer_id = _remember(services, background, answer, viewer, channel)
+        turn = _keep_turn(services, viewer, prepared, answer, answer_id, channel) if keep else None
+        return DoneEvent(
+            answer_id=answer_id,
+            conversation_id=prepared.conversation_id,
+            turn=turn,
+            answered=answer.answered,
+            confidence=answer.confidence,
+        )
+
+    return finish
+
+
+def _ask_response(answer: Answer, done: DoneEvent | None) -> AskResponse:
+    assert done is not None
+    return AskResponse(
+        answer_id=done.answer_id,
         answer=answer,
         text=answer.to_text(),
+        conversation_id=done.conversation_id,
+        turn=done.turn,
     )
+
+
+def _keep_turn(
+    services: Services,
+    viewer: Viewer,
+    prepared: Prepared,
+    answer: Answer,
+    answer_id: str,
+    channel: str,
+) -> int | None:
+    """Keep the question as a turn; a new conversation first clears conversations older than
+    SKG_CONVERSATION_DAYS. The rep has the answer either way: a graph outage only loses the
+    turn (``None``)."""
+    store, reading = services.store, prepared.reading
+    try:
+        if prepared.new_conversation:
+            store.delete_old_conversations(services.settings.conversation_days)
+            store.start_conversation(
+                prepared.conversation_id, viewer.key_id, viewer.team, viewer.user
+            )
+        return store.add_turn(
+            prepared.conversation_id,
+            viewer.key_id,
+            question=reading.asked,
+            resolved=reading.text,
+            subject=reading.subject,
+            followup=reading.followup,
+            intent=answer.intent,
+            answer_id=answer_id,
+            answered=answer.answered,
+            channel=channel,
+        )
+    except GraphUnavailableError as exc:
+        logger.warning("turn of %s not kept: %s", prepared.conversation_id, exc)
+        return None
 
 
 def _remember(
@@ -160,7 +331,7 @@ def _record(
     try:
         services.store.record_answer(
             answer_id,
-            answer.question,
+            answer.rewritten or answer.question,  # a follow-up as read: it stands alone
             answer.intent,
             [c.atom_id for c in answer.citations],
             answered=answer.answered,

@@ -1,6 +1,7 @@
 // The sales rep's page: ask by typing, by holding the talk button or by uploading a recording;
-// show the cited answer, expand its atoms, send feedback. Plain DOM, no framework: every piece
-// of data is inserted as text (append/textContent), never parsed as HTML.
+// questions and answers stack as a conversation (follow-ups are read with the turns before),
+// typed answers stream in as they are composed; expand cited atoms, send feedback. Plain DOM,
+// no framework: every piece of data is inserted as text (append/textContent), never as HTML.
 "use strict";
 
 (() => {
@@ -41,7 +42,8 @@
     upload: $("upload"),
     loading: $("loading"),
     error: $("error"),
-    result: $("result"),
+    thread: $("thread"),
+    newConversation: $("new-conversation"),
   };
 
   // ---- DOM helper -------------------------------------------------------------------------
@@ -100,16 +102,20 @@
     history.replaceState(history.state, "", url.pathname + url.search + (hash ? `#${hash}` : ""));
   }
 
+  // One plain message for a missing or refused key, shown in one place.
+  const NO_KEY = "还没有访问密钥：请向管理员索取密钥链接，用手机打开链接即可使用。";
+  const BAD_KEY = "访问密钥无效或已停用：请向管理员索取新的密钥链接。";
+
   function keyStateText() {
     const key = getKey();
-    return key ? `已保存密钥（尾号 ${key.slice(-4)}）` : "尚未设置访问密钥，请向管理员索取。";
+    return key ? `已保存密钥（尾号 ${key.slice(-4)}）` : NO_KEY;
   }
 
   function openSettings(message, focus = true) {
     ui.settings.hidden = false;
     ui.settingsToggle.setAttribute("aria-expanded", "true");
-    ui.keyState.textContent = message || keyStateText();
-    ui.keyState.classList.toggle("warn", Boolean(message));
+    ui.keyState.textContent = (message || keyStateText()).trim();
+    ui.keyState.classList.toggle("warn", Boolean(message?.trim()));
     if (focus) ui.keyInput.focus();
   }
 
@@ -161,22 +167,20 @@
   }
 
   function keyHeadline() {
-    return getKey()
-      ? "访问密钥无效或已停用，请点右上角 ⚙ 重新输入密钥。"
-      : "请先点右上角 ⚙ 输入访问密钥（向管理员索取）。";
+    return getKey() ? BAD_KEY : NO_KEY;
   }
 
-  /** A 401 anywhere opens the key panel with the reason. */
+  /** A 401 anywhere opens the key panel; the message itself is said once, by the caller. */
   function promptForKey(error) {
-    if (error.status === 401) openSettings(keyHeadline());
+    if (error.status === 401) openSettings(" ", false);
   }
 
-  /** What to tell the rep about a failed call: a headline, then the server's own words. */
+  /** What to tell the rep about a failed call: a headline, then the server's own words (for
+   *  a refused key, only the headline: the rep needs a new link, not the protocol). */
   function errorLines(error) {
+    if (error.status === 401) return [el("p", { class: "error-headline" }, keyHeadline())];
     let headline = error.message;
-    if (error.status === 401) {
-      headline = keyHeadline();
-    } else if (error.status === 503) {
+    if (error.status === 503) {
       const seconds = Number.parseInt(error.retryAfter, 10);
       headline = "服务暂时不可用，请稍后重试" + (seconds > 0 ? `（约 ${seconds} 秒后）` : "。");
     }
@@ -200,9 +204,10 @@
     ui.error.replaceChildren();
   }
 
-  // ---- Asking -----------------------------------------------------------------------------
+  // ---- Asking: a conversation of turns --------------------------------------------------
 
   let busy = false;
+  let conversationId = null; // the conversation follow-ups continue; null: the next starts one
 
   function setBusy(on) {
     busy = on;
@@ -212,54 +217,185 @@
     ui.talk.disabled = on || !canRecord;
   }
 
-  async function run(request) {
-    if (busy) return;
-    clearError();
-    ui.result.replaceChildren();
-    setBusy(true);
-    try {
-      renderResult(await request());
-    } catch (error) {
-      if (!(error instanceof ApiError)) {
-        console.error(error); // a bug in this page, not a server answer
-        error = new ApiError(0, { message: "页面出错了，请刷新后重试", detail: String(error) });
-      }
-      showError(error);
-    } finally {
-      setBusy(false);
-    }
+  function asPageError(error) {
+    if (error instanceof ApiError) return error;
+    console.error(error); // a bug in this page, not a server answer
+    return new ApiError(0, { message: "页面出错了，请刷新后重试", detail: String(error) });
   }
 
-  function askText(event) {
+  /** A turn of the thread: the question as asked, then its answer as it arrives. */
+  function newTurn(question) {
+    const answer = el("article", { class: "answer", testid: "answer" });
+    answer.dataset.state = "waiting";
+    answer.dataset.events = "";
+    const turn = el(
+      "section",
+      { class: "turn", testid: "turn" },
+      question ? el("p", { class: "turn-question", testid: "turn-question" }, question) : null,
+      answer,
+    );
+    ui.thread.append(turn);
+    return { turn, answer };
+  }
+
+  async function askText(event) {
     event.preventDefault();
     const question = ui.question.value.trim();
     if (!question) {
       ui.question.focus();
       return;
     }
+    if (busy) return;
     ui.question.blur(); // closes the phone keyboard so the answer is visible
-    run(() => api("/v1/ask", { json: { question } }));
+    clearError();
+    setBusy(true);
+    const { turn, answer } = newTurn(question);
+    turn.scrollIntoView({ behavior: "smooth", block: "start" });
+    try {
+      const body = { question };
+      if (conversationId) body.conversation_id = conversationId;
+      await streamAnswer(body, answer);
+      ui.question.value = "";
+    } catch (error) {
+      turn.remove();
+      showError(asPageError(error));
+    } finally {
+      setBusy(false);
+    }
   }
 
   async function askAudio(blob, filename) {
+    if (busy) return;
+    clearError();
+    setBusy(true);
     const form = new FormData();
     form.append("audio", blob, filename);
-    await run(() => api("/v1/ask/voice", { form }));
-    setVoiceStatus("");
+    if (conversationId) form.append("conversation_id", conversationId);
+    try {
+      const data = await api("/v1/ask/voice", { form });
+      conversationId = data.conversation_id;
+      const { turn, answer } = newTurn("");
+      turn.prepend(transcriptView(data.transcript));
+      ui.question.value = data.transcript.text; // so the rep can fix a word and ask again
+      renderAnswer(answer, data);
+      turn.scrollIntoView({ behavior: "smooth", block: "start" });
+    } catch (error) {
+      showError(asPageError(error));
+    } finally {
+      setBusy(false);
+      setVoiceStatus("");
+    }
+  }
+
+  function newConversation() {
+    conversationId = null;
+    ui.thread.replaceChildren();
+    clearError();
+    ui.question.value = "";
+    ui.question.focus();
+  }
+
+  // ---- Streaming: server-sent events over fetch (EventSource cannot POST or send a key) ---
+
+  async function streamAnswer(body, article) {
+    const headers = { Accept: "text/event-stream", "Content-Type": "application/json" };
+    const key = getKey();
+    if (key) headers.Authorization = `Bearer ${key}`;
+    let response;
+    try {
+      response = await fetch("/v1/ask", { method: "POST", headers, body: JSON.stringify(body) });
+    } catch {
+      throw new ApiError(0, { message: "网络连接失败，请检查网络后重试" });
+    }
+    if (!response.ok || !response.body) {
+      let data = null;
+      try {
+        data = await response.json();
+      } catch {
+        // not JSON (a proxy's error page): the status alone must do
+      }
+      throw new ApiError(response.status, data, response.headers.get("Retry-After"));
+    }
+    const live = liveAnswer(article);
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      buffer += decoder.decode(value || new Uint8Array(), { stream: !done });
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const event = parseEvent(block);
+        if (event) live.on(event.name, event.data);
+      }
+      if (done) break;
+    }
+    if (article.dataset.state !== "done") {
+      throw new ApiError(0, { message: "回答没有收完，请重试" });
+    }
+  }
+
+  function parseEvent(block) {
+    let name = "message";
+    const data = [];
+    for (const line of block.split("\n")) {
+      if (line.startsWith("event:")) name = line.slice(6).trim();
+      else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
+    }
+    return data.length ? { name, data: JSON.parse(data.join("\n")) } : null;
+  }
+
+  /** An answer filled in event by event: how it was read, each section, citations, the
+   *  polished prose, then feedback once it is done. */
+  function liveAnswer(article) {
+    let polished = null;
+    let prose = "";
+    let citations = [];
+    const sections = el("div", { class: "sections" });
+    return {
+      on(name, data) {
+        article.dataset.events += (article.dataset.events ? " " : "") + name;
+        if (name === "understanding") {
+          article.dataset.state = "streaming";
+          conversationId = data.conversation_id;
+          article.append(el("p", { class: "understood", testid: "understood" }, data.understood));
+          article.append(sections);
+        } else if (name === "section") {
+          sections.append(sectionView(data, article));
+        } else if (name === "citations") {
+          citations = data.citations;
+          article.append(citationsView(citations, article));
+        } else if (name === "token") {
+          if (!polished) {
+            polished = el("p", { class: "polished", testid: "polished" });
+            sections.before(polished);
+          }
+          prose += data.text;
+          polished.textContent = prose;
+        } else if (name === "declined") {
+          article.append(...declinedView(data.leads, article));
+          article.classList.add("declined");
+        } else if (name === "done") {
+          if (polished) polished.replaceChildren(...withChips(prose, article));
+          article.dataset.answerId = data.answer_id;
+          article.dataset.state = "done";
+          const bar = feedbackBar({ answer_id: data.answer_id }, "feedback", [
+            ["helpful", "有用", "👍"],
+            ["not_helpful", "没用", "👎"],
+          ]);
+          const list = article.querySelector(".citations");
+          if (list) list.before(bar);
+          else article.append(bar);
+        } else if (name === "error") {
+          throw new ApiError(500, data);
+        }
+      },
+    };
   }
 
   // ---- Rendering the answer ---------------------------------------------------------------
-
-  function renderResult(data) {
-    const parts = [];
-    if (data.transcript) {
-      parts.push(transcriptView(data.transcript));
-      ui.question.value = data.transcript.text; // so the rep can fix a word and ask again
-    }
-    parts.push(answerView(data));
-    ui.result.replaceChildren(...parts);
-    parts[0].scrollIntoView({ behavior: "smooth", block: "start" });
-  }
 
   function transcriptView(transcript) {
     return el(
@@ -273,54 +409,88 @@
     );
   }
 
-  function citeChip(number) {
+  function citeChip(number, article) {
     return el(
       "button",
       {
         type: "button",
         class: "cite-chip",
         "aria-label": `查看引用 ${number}`,
-        onclick: () => openCitation(number),
+        onclick: () => openCitation(number, article),
       },
       `[${number}]`,
     );
   }
 
   /** Text with "[n]" markers (the polished answer) as text and citation chips. */
-  function withChips(text) {
-    return text.split(/\[(\d+)\]/).map((part, i) => (i % 2 ? citeChip(Number(part)) : part));
+  function withChips(text, article) {
+    return text
+      .split(/\[(\d+)\]/)
+      .map((part, i) => (i % 2 ? citeChip(Number(part), article) : part));
   }
 
-  function answerView(data) {
+  function sectionView(section, article) {
+    return el(
+      "section",
+      { class: "answer-section", testid: "answer-section" },
+      el("h2", {}, section.heading),
+      el(
+        "ul",
+        {},
+        section.points.map((point) =>
+          el("li", {}, point.text, " ", point.citations.map((n) => citeChip(n, article))),
+        ),
+      ),
+    );
+  }
+
+  function citationsView(citations, article) {
+    return el(
+      "section",
+      { class: "citations" },
+      el("h2", {}, "引用来源"),
+      el("ol", {}, citations.map((c) => citationView(c, article))),
+    );
+  }
+
+  function declinedView(leads, article) {
+    // No reliable answer: say so plainly; the nearest atoms are shown apart, as leads only.
+    const parts = [
+      el("p", { class: "empty", testid: "answer-declined" }, "知识库里没有这个问题的可靠答案"),
+      el(
+        "p",
+        { class: "hint" },
+        "可以换个说法，或写明客户、产品或行业再问。这个问题会作为知识缺口交给知识运营补充。",
+      ),
+    ];
+    if (leads.length) {
+      parts.push(
+        el(
+          "section",
+          { class: "leads", testid: "leads" },
+          el("h2", {}, "最接近的线索（仅供参考，不是答案）"),
+          el("ol", {}, leads.map((c) => citationView(c, article))),
+        ),
+      );
+    }
+    return parts;
+  }
+
+  /** A whole answer at once (a spoken question's). */
+  function renderAnswer(article, data) {
     const answer = data.answer;
-    const article = el("article", { class: "answer", testid: "answer" });
     article.dataset.answerId = data.answer_id;
-    let understood = `理解：${INTENT_LABELS[answer.intent] || INTENT_LABELS.explain}`;
-    if (answer.entities.length) understood += `；识别到 ${answer.entities.join("、")}`;
-    article.append(el("p", { class: "understood" }, understood));
+    article.dataset.state = "done";
+    const read = [INTENT_LABELS[answer.intent] || INTENT_LABELS.explain];
+    if (answer.rewritten) read.unshift(`${answer.rewritten.replace(/[？?]$/, "")}（承接上一问）`);
+    if (answer.entities.length) read.push(`识别到 ${answer.entities.join("、")}`);
+    const understood = `理解：${read.join("；")}`;
+    article.append(el("p", { class: "understood", testid: "understood" }, understood));
     if (answer.note) article.append(el("p", { class: "note" }, answer.note));
 
     if (answer.answered === false) {
-      // No reliable answer: say so plainly; the nearest atoms are shown apart, as leads only.
       article.classList.add("declined");
-      article.append(
-        el("p", { class: "empty", testid: "answer-declined" }, "知识库里没有这个问题的可靠答案"),
-        el(
-          "p",
-          { class: "hint" },
-          "可以换个说法，或写明客户、产品或行业再问。这个问题会作为知识缺口交给知识运营补充。",
-        ),
-      );
-      if (answer.leads.length) {
-        article.append(
-          el(
-            "section",
-            { class: "leads", testid: "leads" },
-            el("h2", {}, "最接近的线索（仅供参考，不是答案）"),
-            el("ol", {}, answer.leads.map(citationView)),
-          ),
-        );
-      }
+      article.append(...declinedView(answer.leads, article));
     } else if (!answer.sections.length) {
       article.append(
         el("p", { class: "empty", testid: "answer-empty" }, "没有找到相关知识"),
@@ -328,24 +498,9 @@
       );
     } else {
       if (answer.polished) {
-        article.append(el("p", { class: "polished" }, ...withChips(answer.polished)));
+        article.append(el("p", { class: "polished" }, ...withChips(answer.polished, article)));
       }
-      for (const section of answer.sections) {
-        article.append(
-          el(
-            "section",
-            { class: "answer-section", testid: "answer-section" },
-            el("h2", {}, section.heading),
-            el(
-              "ul",
-              {},
-              section.points.map((point) =>
-                el("li", {}, point.text, " ", point.citations.map(citeChip)),
-              ),
-            ),
-          ),
-        );
-      }
+      for (const section of answer.sections) article.append(sectionView(section, article));
     }
     article.append(
       feedbackBar({ answer_id: data.answer_id }, "feedback", [
@@ -353,24 +508,14 @@
         ["not_helpful", "没用", "👎"],
       ]),
     );
-    if (answer.citations.length) {
-      article.append(
-        el(
-          "section",
-          { class: "citations" },
-          el("h2", {}, "引用来源"),
-          el("ol", {}, answer.citations.map(citationView)),
-        ),
-      );
-    }
-    return article;
+    if (answer.citations.length) article.append(citationsView(answer.citations, article));
   }
 
-  function citationView(citation) {
+  function citationView(citation, article) {
     const body = el("div", { class: "atom-body" });
     const item = el(
       "details",
-      { class: "citation", testid: "citation", id: `cite-${citation.number}` },
+      { class: "citation", testid: "citation" },
       el(
         "summary",
         {},
@@ -389,14 +534,15 @@
       body,
     );
     item.dataset.atomId = citation.atom_id;
+    item.dataset.cite = String(citation.number);
     item.addEventListener("toggle", () => {
-      if (item.open && !item.dataset.state) loadAtom(citation, item, body);
+      if (item.open && !item.dataset.state) loadAtom(citation, item, body, article);
     });
     return el("li", {}, item);
   }
 
-  function openCitation(number) {
-    const item = document.getElementById(`cite-${number}`);
+  function openCitation(number, article) {
+    const item = article.querySelector(`.citations [data-cite="${number}"]`);
     if (!item) return;
     item.open = true;
     item.scrollIntoView({ behavior: "smooth", block: "start" });
@@ -405,12 +551,12 @@
     item.classList.add("flash");
   }
 
-  async function loadAtom(citation, item, body) {
+  async function loadAtom(citation, item, body, article) {
     item.dataset.state = "loading";
     body.replaceChildren(el("p", { class: "hint" }, "加载中…"));
     try {
       const data = await api(`/v1/atoms/${encodeURIComponent(citation.atom_id)}`);
-      body.replaceChildren(atomView(data, citation));
+      body.replaceChildren(atomView(data, citation, article.dataset.answerId || undefined));
       item.dataset.state = "loaded";
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
@@ -424,11 +570,7 @@
     }
   }
 
-  function currentAnswerId() {
-    return document.querySelector("[data-answer-id]")?.dataset.answerId || undefined;
-  }
-
-  function atomView(data, citation) {
+  function atomView(data, citation, answerId) {
     const { atom, citation: source, entities, feedback } = data;
     const meta = [
       atom.type_label,
@@ -472,7 +614,7 @@
           )
         : null,
       // Within an answer, a vote on one atom also says which question it helped with.
-      feedbackBar({ atom_id: atom.id, answer_id: currentAnswerId() }, "atom-feedback", [
+      feedbackBar({ atom_id: atom.id, answer_id: answerId }, "atom-feedback", [
         ["helpful", "有用"],
         ["not_helpful", "没用"],
         ["used_in_deal", "用于商机"],
@@ -628,6 +770,218 @@
     askAudio(file, file.name);
   }
 
+  // ---- The brief view (客户简报, issue 17) ---------------------------------------------------
+  // A form with the customer and the deal's stage (more context optional); the brief's sections
+  // with citation chips that open their sources. Its own functions: the question view above is
+  // left as it is. `?view=brief&customer=…&stage=…` opens it filled in (a CRM's link).
+
+  const brief = {
+    tabAsk: $("tab-ask"),
+    tabBrief: $("tab-brief"),
+    view: $("brief-view"),
+    form: $("brief-form"),
+    customer: $("brief-customer"),
+    stage: $("brief-stage"),
+    industry: $("brief-industry"),
+    competitors: $("brief-competitors"),
+    roles: $("brief-roles"),
+    notes: $("brief-notes"),
+    submit: $("brief-submit"),
+    loading: $("brief-loading"),
+    error: $("brief-error"),
+    result: $("brief-result"),
+  };
+
+  function showBriefView(on) {
+    brief.view.hidden = !on;
+    document.querySelector("main").hidden = on;
+    if (ui.newConversation) ui.newConversation.hidden = on; // a question-view control
+    brief.tabBrief.setAttribute("aria-selected", String(on));
+    brief.tabAsk.setAttribute("aria-selected", String(!on));
+    if (on && !brief.customer.value) brief.customer.focus();
+  }
+
+  /** "a，b、c" → ["a", "b", "c"] */
+  function briefList(text) {
+    return text
+      .split(/[,，、;；\n]/)
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .slice(0, 10);
+  }
+
+  function briefRequest() {
+    const body = { customer: brief.customer.value.trim(), stage: brief.stage.value };
+    const industry = brief.industry.value.trim();
+    if (industry) body.industry = industry;
+    const competitors = briefList(brief.competitors.value);
+    if (competitors.length) body.competitors = competitors;
+    const roles = briefList(brief.roles.value);
+    if (roles.length) body.roles = roles;
+    const notes = brief.notes.value.trim();
+    if (notes) body.notes = notes;
+    return body;
+  }
+
+  async function submitBrief(event) {
+    event?.preventDefault();
+    const body = briefRequest();
+    if (!body.customer) {
+      brief.customer.focus();
+      return;
+    }
+    brief.error.hidden = true;
+    brief.result.replaceChildren();
+    brief.loading.hidden = false;
+    brief.submit.disabled = true;
+    try {
+      const data = await api("/v1/briefs", { json: body });
+      brief.result.replaceChildren(briefView(data.brief));
+    } catch (error) {
+      if (!(error instanceof ApiError)) {
+        console.error(error); // a bug in this page, not a server answer
+        error = new ApiError(0, { message: "页面出错了，请刷新后重试", detail: String(error) });
+      }
+      promptForKey(error);
+      brief.error.replaceChildren(...errorLines(error));
+      brief.error.hidden = false;
+    } finally {
+      brief.loading.hidden = true;
+      brief.submit.disabled = false;
+    }
+  }
+
+  function briefView(data) {
+    const article = el("article", { class: "answer brief", testid: "brief" });
+    const title = [`客户简报：${data.customer}`, data.stage, data.industry].filter(Boolean);
+    article.append(el("h2", { class: "brief-title", testid: "brief-title" }, title.join(" · ")));
+    if (data.note) article.append(el("p", { class: "note", testid: "brief-note" }, data.note));
+    for (const section of data.sections) {
+      const part = el(
+        "section",
+        { class: "answer-section brief-section", testid: "brief-section" },
+        el("h2", {}, section.heading),
+      );
+      part.dataset.key = section.key;
+      if (section.points.length) {
+        part.append(
+          el(
+            "ul",
+            {},
+            section.points.map((point) =>
+              el("li", {}, point.text, " ", point.citations.map((n) => briefChip(n, article))),
+            ),
+          ),
+        );
+      } else {
+        part.append(el("p", { class: "brief-empty", testid: "brief-empty" }, section.empty));
+      }
+      article.append(part);
+    }
+    if (data.citations.length) {
+      article.append(
+        el(
+          "section",
+          { class: "citations" },
+          el("h2", {}, "引用来源"),
+          el("ol", {}, data.citations.map(briefCitation)),
+        ),
+      );
+    }
+    return article;
+  }
+
+  function briefChip(number, article) {
+    return el(
+      "button",
+      {
+        type: "button",
+        class: "cite-chip",
+        testid: "brief-chip",
+        "aria-label": `查看引用 ${number}`,
+        onclick: () => {
+          const item = article.querySelector(`.citations [data-cite="${number}"]`);
+          if (!item) return;
+          item.open = true;
+          item.scrollIntoView({ behavior: "smooth", block: "start" });
+          item.classList.remove("flash");
+          void item.offsetWidth; // restart the highlight animation
+          item.classList.add("flash");
+        },
+      },
+      `[${number}]`,
+    );
+  }
+
+  function briefCitation(citation) {
+    const body = el("div", { class: "atom-body" });
+    const item = el(
+      "details",
+      { class: "citation", testid: "brief-citation" },
+      el(
+        "summary",
+        {},
+        el("span", { class: "num" }, `[${citation.number}]`),
+        el(
+          "span",
+          { class: "cite-text" },
+          el("span", { class: "cite-title" }, citation.atom_title),
+          el(
+            "span",
+            { class: "source" },
+            `${citation.document_title || citation.document_path} · ${citation.section || "全文"}`,
+          ),
+        ),
+      ),
+      body,
+    );
+    item.dataset.cite = String(citation.number);
+    item.dataset.atomId = citation.atom_id;
+    item.addEventListener("toggle", async () => {
+      if (!item.open || item.dataset.state) return;
+      item.dataset.state = "loading";
+      body.replaceChildren(el("p", { class: "hint" }, "加载中…"));
+      try {
+        const data = await api(`/v1/atoms/${encodeURIComponent(citation.atom_id)}`);
+        const path = citation.path.length > 1 ? `关联路径：${citation.path.join(" → ")}` : null;
+        body.replaceChildren(
+          el(
+            "div",
+            { class: "atom-detail", testid: "brief-atom" },
+            el("p", { class: "atom-meta" }, data.atom.type_label),
+            el("p", { class: "atom-text" }, data.atom.text),
+            path ? el("p", { class: "atom-meta" }, path) : null,
+          ),
+        );
+        item.dataset.state = "loaded";
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        delete item.dataset.state; // try again on the next opening
+        promptForKey(error);
+        body.replaceChildren(
+          error.status === 404
+            ? el("p", { class: "hint" }, "这条知识已下线，或你没有查看权限。")
+            : el("div", { class: "error" }, ...errorLines(error)),
+        );
+      }
+    });
+    return el("li", {}, item);
+  }
+
+  function initBriefView() {
+    brief.tabAsk.addEventListener("click", () => showBriefView(false));
+    brief.tabBrief.addEventListener("click", () => showBriefView(true));
+    brief.form.addEventListener("submit", submitBrief);
+    const params = new URLSearchParams(window.location.search);
+    if (params.get("view") !== "brief") return;
+    brief.customer.value = params.get("customer") || "";
+    if ([...brief.stage.options].some((o) => o.value === params.get("stage"))) {
+      brief.stage.value = params.get("stage");
+    }
+    showBriefView(true);
+    if (brief.customer.value && getKey()) submitBrief();
+  }
+
   // ---- Wiring -----------------------------------------------------------------------------
 
   function init() {
@@ -655,6 +1009,7 @@
     if (!getKey()) openSettings("", false);
 
     ui.askForm.addEventListener("submit", askText);
+    ui.newConversation.addEventListener("click", newConversation);
     ui.upload.addEventListener("change", uploadChosen);
 
     ui.talk.disabled = !canRecord;
@@ -681,4 +1036,5 @@
   }
 
   init();
+  initBriefView(); // the brief view (issue 17)
 })();

@@ -58,6 +58,9 @@ def test_every_command_has_help():
         ["keys", "list"],
         ["keys", "revoke"],
         ["openapi"],
+        ["brief"],
+        ["mcp"],
+        ["report", "gaps"],
     ):
         result = run(*args, "--help")
         assert result.exit_code == 0, args
