@@ -105,6 +105,8 @@ def _sync(
         and fingerprint
         and previous.fingerprint == fingerprint
         and previous.dense.model == embedder.name
+        # The same graph can lack its vectors (restored from a dump, re-ingested after a wipe).
+        and not store.atoms_needing_embedding(embedder.name)
     ):
         logger.info("index already in step with the graph")
         return SyncReport(0, len(previous.versions), 0, 0, 0)
