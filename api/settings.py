@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     )
     whisper_backend: Literal["faster-whisper", "openai-whisper"] = "faster-whisper"
     whisper_beam_size: int = Field(
-        5, ge=1, le=10, description="faster-whisper beam (docs/speech.md: speed against errors)"
+        3, ge=1, le=10, description="faster-whisper beam (docs/speech.md: speed against errors)"
     )
     whisper_fallback: bool = Field(
         True, description="Retry a window at higher temperatures when decoding looks poor."

@@ -67,7 +67,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="skg-bench-"))
     try:
         driver = connect(settings.bolt_uri, settings.neo4j_user, settings.password())
-        driver.execute_query("MATCH (n) DETACH DELETE n")
+        with driver.session() as session:  # in batches: another benchmark may have left 100k atoms
+            session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS").consume()
         driver.close()
         corpus = work / "corpus"
         total = synthetic_corpus(corpus, args.atoms)

@@ -65,7 +65,10 @@ def main() -> None:
     server.resolve()
     server.start(settings.password())
     driver = connect(settings.bolt_uri, settings.neo4j_user, settings.password())
-    driver.execute_query("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS")
+    with driver.session() as session:  # CALL ... IN TRANSACTIONS needs an auto-commit query
+        session.run(
+            "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+        ).consume()
     store = runtime.open_store(settings)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "export"

@@ -47,7 +47,10 @@ def main() -> None:
     settings_grid = (
         itertools.product((1, 2, 3, 5), (1, 2), (True, False))
         if args.grid
-        else [(5, 0, True), (settings.whisper_beam_size, 0, settings.whisper_fallback)]
+        else [
+            (5, 0, True),
+            (settings.whisper_beam_size, settings.whisper_threads, settings.whisper_fallback),
+        ]
     )
     print("5.0 s question, warm, median of 5; CER and key-term recall over 16 questions")
     print(f"{'beam':>4} {'threads':>7} {'fallback':>8} {'compute s':>9} {'CER':>6} {'keys':>5}")
