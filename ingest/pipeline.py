@@ -97,6 +97,7 @@ def ingest_paths(
     *,
     on_file: Callable[[Path], None] | None = None,
     on_stage: Callable[[str], None] | None = None,
+    on_atoms: Callable[[list[str]], None] | None = None,
 ) -> IngestReport:
     """Ingest files and folders; a bad file is reported and skipped, the rest lands.
 
@@ -109,6 +110,8 @@ def ingest_paths(
         on_stage: called with ``"batch"`` after each transaction of documents, ``"atoms"``
             once all are written and ``"derived"`` when derived data is in the graph (logs;
             the crash tests stop Neo4j at these points).
+        on_atoms: called with the texts of each document's atoms about to be written, before
+            they are (``skg ingest`` embeds them meanwhile, for the index sync that follows).
     """
     options = options or IngestOptions()
     started = time.perf_counter()
@@ -153,7 +156,7 @@ def ingest_paths(
             if on_file:
                 on_file(unit.path)
 
-    _write_sources(parsed, store, options, report, on_file, on_stage)
+    _write_sources(parsed, store, options, report, on_file, on_stage, on_atoms)
     _sync_removed(paths, units, report, store, options)
     report.seconds = time.perf_counter() - started
     return report
@@ -189,6 +192,7 @@ def _write_sources(
     report: IngestReport,
     on_file: Callable[[Path], None] | None,
     on_stage: Callable[[str], None] | None = None,
+    on_atoms: Callable[[list[str]], None] | None = None,
 ) -> None:
     """Entities first, then linking, changed atoms in batches, then what is derived from them
     (near-duplicates, entity candidates). A document counts as derived only once all of that
@@ -226,6 +230,8 @@ def _write_sources(
         batch.append((path, change))
         if change:
             written.add(change.document.id)
+            if on_atoms and change.upsert:
+                on_atoms([atom.text for atom in change.upsert])
         elif state and source.document.source_hash not in (None, state.source_hash):
             keys[source.document.id] = str(source.document.source_hash)
         if sum(len(c.upsert) + 1 for _, c in batch if c) >= options.batch_atoms:

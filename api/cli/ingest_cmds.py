@@ -18,6 +18,8 @@ from ingest.pipeline import IngestOptions, IngestReport
 from kg.errors import AudioError, IngestError
 from kg.models import CurationStatus
 from kg.neo4j_store import Neo4jGraphStore
+from retrieval.embedding.base import Embedder
+from retrieval.embedding.prefetch import PrefetchingEmbedder
 
 
 class RemovedMode(StrEnum):
@@ -65,19 +67,26 @@ def ingest(
         limits=runtime.parse_limits(settings),
     )
     store = runtime.open_store(settings)
+    # Atoms are embedded while ingest still parses and writes; the sync takes their vectors.
+    embedder = PrefetchingEmbedder(runtime.load_embedder(settings, lazy=True))
     try:
         if paths:
             files = discover(paths)
             with progress_bar() as progress:
                 task = progress.add_task("Ingesting", total=len(files))
                 report = ingest_paths(
-                    paths, store, options, on_file=lambda _: progress.advance(task)
+                    paths,
+                    store,
+                    options,
+                    on_file=lambda _: progress.advance(task),
+                    on_atoms=embedder.prefetch,
                 )
             _print_report(report)
         if audio:
             _print_report(_ingest_debriefs(settings, store, audio, options))
-        _sync(settings, store)
+        _sync(settings, store, embedder=embedder)
     finally:
+        embedder.close()
         store.close()
 
 
@@ -145,10 +154,17 @@ def _print_report(report: IngestReport) -> None:
         err.print(f"[yellow]skipped[/yellow] {path}: {reason}", highlight=False)
 
 
-def _sync(settings: Settings, store: Neo4jGraphStore, *, rebuild: bool = False) -> None:
+def _sync(
+    settings: Settings,
+    store: Neo4jGraphStore,
+    *,
+    rebuild: bool = False,
+    embedder: Embedder | None = None,
+) -> None:
     from retrieval.index_sync import sync_index
 
-    embedder = runtime.load_embedder(settings, lazy=True)  # loaded only if atoms need it
+    # Loaded only if atoms need it.
+    embedder = embedder or runtime.load_embedder(settings, lazy=True)
     with progress_bar() as progress:
         task = progress.add_task("Embedding", total=None)
         report = sync_index(

@@ -1,8 +1,10 @@
+import numpy as np
 import pytest
 
 from ingest.pipeline import IngestOptions, ingest_paths
 from kg.models import CurationStatus
 from retrieval.dense import DenseRetriever
+from retrieval.embedding.prefetch import PrefetchingEmbedder
 from retrieval.index_bundle import IndexBundle
 from retrieval.index_sync import sync_index
 from retrieval.query import Intent, Query
@@ -176,3 +178,46 @@ def test_near_duplicate_atoms_across_documents_are_linked(graph_corpus):
         store.atoms_by_id[original].source.document_id
     )
     assert similarity >= 0.8
+
+
+class _CountingEmbedder(HashEmbedder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedded: list[str] = []
+
+    def embed_passages(self, texts):
+        self.embedded += list(texts)
+        return super().embed_passages(texts)
+
+
+def test_atoms_embedded_during_ingest_are_not_embedded_again_by_the_sync(corpus, tmp_path):
+    store = MemoryGraphStore()
+    inner = _CountingEmbedder()
+    ahead = PrefetchingEmbedder(inner)
+    handed: list[str] = []
+
+    def prefetch(texts: list[str]) -> None:
+        handed.extend(texts)
+        ahead.prefetch(texts)
+
+    ingest_paths([corpus], store, on_atoms=prefetch)
+    report = sync_index(store, ahead, tmp_path / "index")
+    ahead.close()
+    assert handed and report.embedded == len(handed)
+    assert sorted(inner.embedded) == sorted(set(handed)), "each text embedded once, ahead"
+    # Each atom got the vector of its own text.
+    plain = HashEmbedder()
+    for atom_id, vector in store.vectors.items():
+        text = store.atoms_by_id[atom_id].text
+        assert np.allclose(vector, plain.embed_passages([text])[0])
+
+
+def test_the_prefetcher_embeds_what_was_not_handed_over_and_keeps_order():
+    inner = _CountingEmbedder()
+    ahead = PrefetchingEmbedder(inner, batch=2)
+    ahead.prefetch(["甲", "乙乙", "丙丙丙"])
+    vectors = ahead.embed_passages(["丙丙丙", "丁", "甲", "甲"])
+    ahead.close()
+    expected = HashEmbedder().embed_passages(["丙丙丙", "丁", "甲", "甲"])
+    assert np.allclose(vectors, expected)
+    assert sorted(inner.embedded) == sorted(["甲", "乙乙", "丙丙丙", "丁"])
