@@ -10,7 +10,7 @@ from pathlib import Path
 from ingest.sources import parse_folder
 from kg.dictionary import EntityDictionary, load_into_jieba
 from kg.errors import BadQueryError
-from kg.store import DictionaryEntry
+from kg.models import DictionaryEntry
 from retrieval.beir import BeirData, cmrc_to_beir, load_splits, write_qrels, write_trec_run
 from retrieval.evaluation import EvalResult
 from retrieval.graph import GraphSnapshot

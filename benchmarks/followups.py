@@ -30,7 +30,7 @@ from api.evaluate import mentions_from_text
 from api.settings import Settings
 from ingest.sources import parse_folder
 from kg.dictionary import EntityDictionary, load_into_jieba
-from kg.store import DictionaryEntry
+from kg.models import DictionaryEntry
 from retrieval.beir import load_beir
 from retrieval.embedding.cached import CachedQueryEmbedder
 from retrieval.evaluation import corpus_bundle, embed_corpus

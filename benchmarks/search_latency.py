@@ -23,7 +23,7 @@ import numpy as np
 from api.evaluate import graph_for_corpus
 from api.runtime import load_embedder
 from api.settings import Settings
-from kg.store import DictionaryEntry
+from kg.models import DictionaryEntry
 from retrieval.beir import load_beir
 from retrieval.dense import DenseRetriever, FaissIndex
 from retrieval.evaluation import embed_corpus

@@ -25,8 +25,8 @@ from ingest.splitter import SplitOptions
 from kg.access import Viewer, Writer
 from kg.dictionary import EntityDictionary, load_into_jieba, unknown_candidates
 from kg.errors import IngestError
-from kg.models import CurationStatus, Entity, EntityKind, Visibility
-from kg.store import DictionaryEntry, DocumentState, DocumentWrite, GraphStore
+from kg.models import CurationStatus, DictionaryEntry, Entity, EntityKind, Visibility
+from kg.store import DocumentState, DocumentWrite, GraphStore
 
 logger = logging.getLogger(__name__)
 

@@ -28,19 +28,21 @@ from kg.contributions import UNATTRIBUTED, Contribution, rank
 from kg.errors import GraphAuthError, GraphUnavailableError, PermissionDeniedError
 from kg.models import (
     Atom,
+    AtomLinks,
     AtomType,
     CurationStatus,
+    DictionaryEntry,
     Entity,
     EntityKind,
     Relation,
     RelationType,
+    Relink,
     SourceSpan,
     Visibility,
     sanitized_atom_fields,
 )
-from kg.relink import AtomLinks, Relink
 from kg.schema import ensure_schema
-from kg.store import DictionaryEntry, DocumentState, DocumentWrite, GraphRows, StoredAtom
+from kg.store import DocumentState, DocumentWrite, GraphRows, StoredAtom
 
 logger = logging.getLogger(__name__)
 

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from kg.access import Writer
-from kg.models import Atom, Document, Entity, Relation
-
-if TYPE_CHECKING:
-    from kg.relink import AtomLinks, Relink
+from kg.models import Atom, AtomLinks, DictionaryEntry, Document, Entity, Relation, Relink
 
 
 @dataclass(frozen=True)
@@ -35,16 +32,6 @@ class DocumentState:
     derived: bool = True  # near-duplicates and candidates of its atoms are in the graph
     access: list[dict[str, str | None]] = field(default_factory=list)  # its atoms' visibility
     source_hash: str | None = None  # the file's bytes and how they were read, last written
-
-
-@dataclass(frozen=True)
-class DictionaryEntry:
-    """An entity as the linker needs it."""
-
-    id: str
-    name: str
-    aliases: list[str]
-    kind: str
 
 
 @dataclass(frozen=True)

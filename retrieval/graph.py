@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from kg.dictionary import EntityDictionary, normalize
 from kg.errors import IndexNotReadyError
-from kg.store import DictionaryEntry
+from kg.models import DictionaryEntry
 from retrieval.base import Hit
 from retrieval.query import Query
 

@@ -188,7 +188,7 @@ def test_loading_the_dictionary_again_does_not_change_how_jieba_cuts():
     import jieba
 
     from kg.dictionary import EntityDictionary, load_into_jieba
-    from kg.store import DictionaryEntry
+    from kg.models import DictionaryEntry
 
     dictionary = EntityDictionary([DictionaryEntry("c:1", "宁的时代测试名", [], "Customer")])
     load_into_jieba(dictionary)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from kg.dictionary import EntityDictionary
-from kg.store import DictionaryEntry
+from kg.models import DictionaryEntry
 from retrieval.answer import DECLINED, ENGLISH_NOTE, decline
 from retrieval.base import Hit
 from retrieval.confidence import SIGNALS, ConfidenceModel, question_signals

@@ -6,7 +6,7 @@ import pytest
 
 from kg.access import Viewer
 from kg.dictionary import EntityDictionary
-from kg.store import DictionaryEntry
+from kg.models import DictionaryEntry
 from retrieval.base import Hit
 from retrieval.beir import cmrc_to_beir, split_sentences, write_trec_run
 from retrieval.fusion import mmr, reciprocal_rank, weighted_scores
