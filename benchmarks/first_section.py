@@ -30,6 +30,7 @@ from bench_instance import bench_settings
 from api import runtime
 from api.keys import ApiKeys
 from ingest.pipeline import ingest_paths
+from kg.neo4j_store import connect
 from retrieval.index_sync import sync_index
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,8 +116,10 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="skg-first-section-"))
     process = None
     try:
+        driver = connect(settings.bolt_uri, settings.neo4j_user, settings.password())
+        driver.execute_query("MATCH (n) DETACH DELETE n")  # its own instance: only the samples
+        driver.close()
         store = runtime.open_store(settings)
-        store.run("MATCH (n) DETACH DELETE n")  # its own instance: only the samples
         embedder = runtime.load_embedder(settings)
         report = ingest_paths([ROOT / "data" / "samples"], store)
         assert not report.failures, report.failures
