@@ -19,7 +19,7 @@ from typing import Any
 
 from kg.access import Scope, Viewer
 from kg.errors import AuthenticationError, ConfigError
-from kg.neo4j_store import Neo4jGraphStore
+from kg.service_store import KeyStore
 
 KEY_PATTERN = re.compile(r"^skg_([0-9a-f]{8})_[A-Za-z0-9_-]{20,}$")
 
@@ -56,7 +56,7 @@ def _digest(key: str) -> str:
 class ApiKeys:
     """Create, list, revoke and verify API keys."""
 
-    def __init__(self, store: Neo4jGraphStore, cache_seconds: float = 30.0) -> None:
+    def __init__(self, store: KeyStore, cache_seconds: float = 30.0) -> None:
         self._store = store
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, Viewer]] = {}

@@ -11,6 +11,7 @@ from ingest.limits import ParseLimits
 from kg.errors import ConfigError, ModelError
 from kg.neo4j_store import Neo4jGraphStore, connect
 from kg.server import LocalNeo4jServer, ServerConfig
+from kg.store import ServingStore
 from retrieval.embedding.base import Embedder
 from retrieval.embedding.lazy import LazyEmbedder
 from retrieval.embedding.sentence_transformer import SentenceTransformerEmbedder
@@ -210,7 +211,7 @@ def graph_aware_recognizer(
 
 def search_service(
     settings: Settings,
-    store: Neo4jGraphStore,
+    store: ServingStore,
     embedder: Embedder,
     bundle: IndexBundle | None = None,
 ) -> SearchService:

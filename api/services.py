@@ -11,7 +11,7 @@ from api import metrics, runtime
 from api.keys import ApiKeys
 from api.settings import Settings
 from kg.errors import IndexNotReadyError
-from kg.neo4j_store import Neo4jGraphStore
+from kg.service_store import AppStore
 from retrieval.embedding.base import Embedder
 from retrieval.embedding.batching import BatchingEmbedder
 from retrieval.index_bundle import IndexBundle
@@ -36,7 +36,7 @@ class Services:
     def __init__(
         self,
         settings: Settings,
-        store: Neo4jGraphStore,
+        store: AppStore,
         embedder: Embedder,
         transcriber: Transcriber,
     ) -> None:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from api.push_rules import Match, PushRule, Signal, dedup_key, evaluate
 from api.schemas import EventCreate, PushOutcome, PushPublic
 from kg.access import Viewer
-from kg.neo4j_store import Neo4jGraphStore
+from kg.service_store import PushStore
 from kg.store import StoredAtom
 from retrieval.brief import BriefComposer, atom_meta
 from retrieval.brief_sections import SECTIONS, Brief, BriefContext, BriefSection, Stage
@@ -40,7 +40,7 @@ class PushPlanner:
 
     def __init__(
         self,
-        store: Neo4jGraphStore,
+        store: PushStore,
         composer: BriefComposer,
         rules: Sequence[PushRule],
         per_hour: int,

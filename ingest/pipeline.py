@@ -26,7 +26,7 @@ from kg.access import Viewer, Writer
 from kg.dictionary import EntityDictionary, load_into_jieba, unknown_candidates
 from kg.errors import IngestError
 from kg.models import CurationStatus, DictionaryEntry, Entity, EntityKind, Visibility
-from kg.store import DocumentState, DocumentWrite, GraphStore
+from kg.store import DocumentState, DocumentWrite, IngestStore
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class _Unit:
 
 def ingest_paths(
     paths: list[Path],
-    store: GraphStore,
+    store: IngestStore,
     options: IngestOptions | None = None,
     *,
     on_file: Callable[[Path], None] | None = None,
@@ -161,7 +161,7 @@ def ingest_paths(
 
 def ingest_sources(
     sources: dict[Path, ParsedSource],
-    store: GraphStore,
+    store: IngestStore,
     options: IngestOptions | None = None,
     *,
     on_file: Callable[[Path], None] | None = None,
@@ -184,7 +184,7 @@ def ingest_sources(
 
 def _write_sources(
     parsed: dict[Path, ParsedSource],
-    store: GraphStore,
+    store: IngestStore,
     options: IngestOptions,
     report: IngestReport,
     on_file: Callable[[Path], None] | None,
@@ -268,7 +268,7 @@ def _writable(
 
 
 def _derive(
-    store: GraphStore,
+    store: IngestStore,
     written: set[str],
     dictionary: EntityDictionary | None,
     options: IngestOptions,
@@ -336,7 +336,7 @@ def _source_key(path: Path, split: SplitOptions, writer: Writer) -> str:
 def _unchanged(
     units: list[_Unit],
     keys: dict[Path, str],
-    store: GraphStore,
+    store: IngestStore,
     link_hash: str,
     options: IngestOptions,
 ) -> dict[Path, int]:
@@ -387,7 +387,7 @@ def _large(change: DocumentWrite, batch_atoms: int) -> bool:
 
 def _flush(
     batch: list[tuple[Path, DocumentWrite | None]],
-    store: GraphStore,
+    store: IngestStore,
     writer: Writer,
     batch_atoms: int,
     on_file: Callable[[Path], None] | None,
@@ -490,7 +490,7 @@ def _sync_removed(
     paths: list[Path],
     units: list[_Unit],
     report: IngestReport,
-    store: GraphStore,
+    store: IngestStore,
     options: IngestOptions,
 ) -> None:
     """Documents of a synced folder whose files are gone leave the graph (or are deprecated).

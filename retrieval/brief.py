@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from kg.store import GraphStore, StoredAtom
+from kg.store import ServingStore, StoredAtom
 from retrieval.answer import AnswerPoint, Citation, citation, point_text
 from retrieval.brief_sections import (
     MAX_QUERY_CHARS,
@@ -81,7 +81,7 @@ class BriefComposer:
         analyzer: QueryAnalyzer,
         retriever: HybridRetriever,
         graph: GraphSnapshot,
-        store: GraphStore,
+        store: ServingStore,
     ) -> None:
         self._analyzer = analyzer
         self._retriever = retriever

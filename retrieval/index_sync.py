@@ -20,7 +20,7 @@ import numpy as np
 from kg.dictionary import EntityDictionary
 from kg.models import atom_problems
 from kg.relink import plan_relinks
-from kg.store import GraphStore
+from kg.store import IndexStore
 from retrieval.dense import FaissIndex
 from retrieval.embedding.base import Embedder
 from retrieval.feedback import FeedbackCounts, FeedbackMemory, memory_from_events, prior
@@ -69,7 +69,7 @@ class DriftReport:
 
 
 def sync_index(
-    store: GraphStore,
+    store: IndexStore,
     embedder: Embedder,
     index_dir: Path,
     *,
@@ -87,7 +87,7 @@ def sync_index(
 
 
 def _sync(
-    store: GraphStore,
+    store: IndexStore,
     embedder: Embedder,
     index_dir: Path,
     rebuild: bool,
@@ -181,7 +181,7 @@ def _access_meta(atom: dict[str, Any]) -> dict[str, str]:
 
 
 def embed_pending(
-    store: GraphStore,
+    store: IndexStore,
     embedder: Embedder,
     pending: list[tuple[str, str, str]],
     on_batch: Callable[[int, int], None] | None = None,
@@ -209,7 +209,7 @@ def embed_pending(
             writing.result()
 
 
-def relink_changed_atoms(store: GraphStore, earlier_texts: dict[str, list[str]]) -> int:
+def relink_changed_atoms(store: IndexStore, earlier_texts: dict[str, list[str]]) -> int:
     """Links of atoms people changed follow their text and new aliases (``kg.relink``).
 
     Returns how many atoms gained or lost a link."""
@@ -225,7 +225,7 @@ def relink_changed_atoms(store: GraphStore, earlier_texts: dict[str, list[str]])
 
 
 def feedback_memory(
-    store: GraphStore, embedder: Embedder, previous: FeedbackMemory | None
+    store: IndexStore, embedder: Embedder, previous: FeedbackMemory | None
 ) -> FeedbackMemory:
     """Votes on answers, by question; questions seen before keep their vectors."""
     known = dict(zip(previous.questions, previous.vectors, strict=True)) if previous else {}
@@ -249,7 +249,7 @@ def feedback_priors(atoms: Iterable[dict[str, Any]]) -> dict[str, float]:
     return priors
 
 
-def check_drift(store: GraphStore, index_dir: Path) -> DriftReport:
+def check_drift(store: IndexStore, index_dir: Path) -> DriftReport:
     """Compare what the index holds with what the graph says is searchable (with vectors of
     the encoder the index was built with)."""
     bundle = IndexBundle.load(index_dir)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from kg.errors import BadQueryError
-from kg.store import GraphStore, StoredAtom
+from kg.store import ServingStore, StoredAtom
 from retrieval.answer import Answer, compose, decline
 from retrieval.hybrid import Filters, FusedHit, HybridRetriever
 from retrieval.query import Query, QueryAnalyzer
@@ -45,7 +45,7 @@ class SearchService:
         self,
         analyzer: QueryAnalyzer,
         retriever: HybridRetriever,
-        store: GraphStore,
+        store: ServingStore,
         polisher: Polisher | None = None,
     ) -> None:
         self._analyzer = analyzer

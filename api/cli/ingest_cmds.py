@@ -17,7 +17,7 @@ from api.settings import Settings
 from ingest.pipeline import IngestOptions, IngestReport
 from kg.errors import AudioError, IngestError
 from kg.models import CurationStatus
-from kg.neo4j_store import Neo4jGraphStore
+from kg.service_store import AppStore
 
 
 class RemovedMode(StrEnum):
@@ -82,7 +82,7 @@ def ingest(
 
 
 def _ingest_debriefs(
-    settings: Settings, store: Neo4jGraphStore, files: list[Path], options: IngestOptions
+    settings: Settings, store: AppStore, files: list[Path], options: IngestOptions
 ) -> IngestReport:
     """Transcribe each recording (graph-aware), then ingest it as field-note atoms."""
     from ingest.pipeline import ingest_sources
@@ -145,7 +145,7 @@ def _print_report(report: IngestReport) -> None:
         err.print(f"[yellow]skipped[/yellow] {path}: {reason}", highlight=False)
 
 
-def _sync(settings: Settings, store: Neo4jGraphStore, *, rebuild: bool = False) -> None:
+def _sync(settings: Settings, store: AppStore, *, rebuild: bool = False) -> None:
     from retrieval.index_sync import sync_index
 
     embedder = runtime.load_embedder(settings, lazy=True)  # loaded only if atoms need it
