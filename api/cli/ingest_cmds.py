@@ -52,7 +52,6 @@ def ingest(
     JSON/JSONL (CRM exports, knowledge bases of triples). A bad file is reported and skipped.
     """
     from ingest.pipeline import ingest_paths
-    from ingest.sources import discover
 
     if not paths and not audio:
         raise typer.BadParameter("give files or folders to ingest, or --audio FILE")
@@ -67,11 +66,14 @@ def ingest(
     store = runtime.open_store(settings)
     try:
         if paths:
-            files = discover(paths)
             with progress_bar() as progress:
-                task = progress.add_task("Ingesting", total=len(files))
+                task = progress.add_task("Ingesting", total=None)
                 report = ingest_paths(
-                    paths, store, options, on_file=lambda _: progress.advance(task)
+                    paths,
+                    store,
+                    options,
+                    on_file=lambda _: progress.advance(task),
+                    on_total=lambda n: progress.update(task, total=n),
                 )
             _print_report(report)
         if audio:
