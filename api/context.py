@@ -40,6 +40,8 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["stderr"], "level": "INFO"},
-    # Neo4j notes "index already exists" at INFO; bm25s logs each index build at DEBUG.
-    "loggers": {"neo4j": {"level": "WARNING"}, "bm25s": {"level": "WARNING"}},
+    # Neo4j notes "index already exists" at INFO. (bm25s and jieba set their own loggers'
+    # levels when imported, after this is applied: retrieval/lexical.py and the places that
+    # import jieba quieten them.)
+    "loggers": {"neo4j": {"level": "WARNING"}},
 }

@@ -16,7 +16,7 @@ from api.schemas import EventCreate, PushOutcome, PushPublic
 from kg.access import Viewer
 from kg.service_store import PushStore
 from kg.store import StoredAtom
-from retrieval.brief import BriefComposer, atom_meta
+from retrieval.brief import BriefComposer
 from retrieval.brief_sections import SECTIONS, Brief, BriefContext, BriefSection, Stage
 from retrieval.graph import GraphSnapshot
 from retrieval.hybrid import Filters
@@ -180,7 +180,7 @@ def visible_pushes(
     graph says now) are left out, and names it may not see (a customer, an industry, a
     competitor, a graph path) are not shown."""
     live = Filters(allow=viewer.can_see)
-    visible = {s.atom.id for s in atoms if live.admits_live(atom_meta(s))}
+    visible = {s.atom.id for s in atoms if live.admits_live(s.live_meta())}
     scope = EntityScope(graph, viewer.can_see)
     return [_public(row, visible, scope) for row in rows]
 

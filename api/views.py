@@ -48,17 +48,6 @@ def entity_refs(ids: list[str], graph: GraphSnapshot) -> list[EntityRef]:
     ]
 
 
-def live_meta(stored: StoredAtom) -> dict[str, str]:
-    """The fields access rules look at, as the graph has them now."""
-    atom = stored.atom
-    return {
-        "visibility": atom.visibility.value,
-        "team": atom.team or "",
-        "owner": atom.owner or "",
-        "status": atom.status.value,
-    }
-
-
 def visible_recognition(recognition: Recognition, scope: EntityScope) -> Recognition:
     """The transcript as one caller may read it: a correction to a name the caller may not see
     (another team's customer) is undone, so the transcript never brings a hidden name in."""

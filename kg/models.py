@@ -73,6 +73,10 @@ class CurationStatus(StrEnum):
     DEPRECATED = "deprecated"
 
 
+# What search, briefs and entity pages show: everything not deprecated.
+SEARCHABLE_STATUSES = frozenset({CurationStatus.DRAFT.value, CurationStatus.APPROVED.value})
+
+
 class EntityKind(StrEnum):
     """Typed entities; each is also a Neo4j label (``Customer``, ``Term``...)."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -416,7 +416,7 @@ class Neo4jGraphStore:
         rows = self._run(queries.ENTITY_RELATIONS, id=entity_id, limit=limit, **_who(viewer))
         return [r.data() for r in rows]
 
-    def entity_atoms(self, entity_id: str, statuses: Sequence[str]) -> list[dict[str, Any]]:
+    def entity_atoms(self, entity_id: str, statuses: Collection[str]) -> list[dict[str, Any]]:
         """Ids and visibility fields of the atoms mentioning an entity, newest first."""
         rows = self._run(queries.ENTITY_ATOMS, id=entity_id, statuses=list(statuses))
         return [r.data() for r in rows]

@@ -7,7 +7,7 @@ them. ``kg/neo4j_store.py`` implements it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -134,7 +134,7 @@ class KnowledgeStore(Protocol):
         self, entity_id: str, limit: int, viewer: Viewer
     ) -> list[dict[str, Any]]: ...
 
-    def entity_atoms(self, entity_id: str, statuses: Sequence[str]) -> list[dict[str, Any]]: ...
+    def entity_atoms(self, entity_id: str, statuses: Collection[str]) -> list[dict[str, Any]]: ...
 
     def find_entities(
         self, q: str | None, kind: str | None, offset: int, limit: int, viewer: Viewer

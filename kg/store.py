@@ -25,6 +25,16 @@ class StoredAtom:
     document_title: str
     document_path: str
 
+    def live_meta(self) -> dict[str, str]:
+        """The fields access rules and filters read, as the graph holds them now."""
+        return {
+            "type": self.atom.type.value,
+            "status": self.atom.status.value,
+            "visibility": self.atom.visibility.value,
+            "team": self.atom.team or "",
+            "owner": self.atom.owner or "",
+        }
+
 
 @dataclass(frozen=True)
 class DocumentState:

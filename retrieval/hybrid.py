@@ -9,6 +9,7 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
+from kg.models import SEARCHABLE_STATUSES
 from retrieval.base import Hit, Retriever
 from retrieval.confidence import ConfidenceModel, question_signals
 from retrieval.feedback import FeedbackMemory, atom_bonus, rerank
@@ -32,7 +33,7 @@ class Filters:
     """Which atoms may be returned. ``None`` means no restriction on that field."""
 
     types: frozenset[str] | None = None
-    statuses: frozenset[str] | None = frozenset({"draft", "approved"})
+    statuses: frozenset[str] | None = SEARCHABLE_STATUSES
     entities: frozenset[str] | None = None  # atom must mention one of these (customer, industry)
     visibilities: frozenset[str] | None = None  # e.g. only "public" atoms
     allow: Callable[[dict[str, str]], bool] | None = None  # the caller's access rules

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from kg.dictionary import EntityDictionary
-from kg.models import atom_problems
+from kg.models import SEARCHABLE_STATUSES, atom_problems
 from kg.relink import plan_relinks
 from kg.store import IndexStore
 from retrieval.dense import FaissIndex
@@ -34,7 +34,6 @@ logger = logging.getLogger(__name__)
 
 EMBED_BATCH = 64
 OUTSIDE_EDITOR = "neo4j（未经 curation 查询）"
-SEARCHABLE = {"draft", "approved"}
 
 
 @dataclass(frozen=True)
@@ -254,7 +253,7 @@ def check_drift(store: IndexStore, index_dir: Path) -> DriftReport:
     the encoder the index was built with)."""
     bundle = IndexBundle.load(index_dir)
     graph_rows = store.snapshot()
-    searchable = {a["id"] for a in graph_rows.atoms if a["status"] in SEARCHABLE}
+    searchable = {a["id"] for a in graph_rows.atoms if a["status"] in SEARCHABLE_STATUSES}
     current = {atom_id: version for atom_id, version, _ in store.embeddings(bundle.dense.model)}
     indexed = bundle.versions
     return DriftReport(

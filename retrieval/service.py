@@ -130,16 +130,5 @@ class SearchService:
                 by_id[stored.atom.id].path,
             )
             for stored in self._store.atoms([h.atom_id for h in hits])
-            if filters.admits_live(_live_meta(stored))
+            if filters.admits_live(stored.live_meta())
         ]
-
-
-def _live_meta(stored: StoredAtom) -> dict[str, str]:
-    atom = stored.atom
-    return {
-        "type": atom.type.value,
-        "status": atom.status.value,
-        "visibility": atom.visibility.value,
-        "team": atom.team or "",
-        "owner": atom.owner or "",
-    }
