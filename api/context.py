@@ -41,7 +41,7 @@ LOGGING = {
     },
     "root": {"handlers": ["stderr"], "level": "INFO"},
     # Neo4j notes "index already exists" at INFO. (bm25s and jieba set their own loggers'
-    # levels when imported, after this is applied: retrieval/lexical.py and the places that
-    # import jieba quieten them.)
+    # levels when imported, after this is applied: retrieval/retrievers/lexical.py and the
+    # places that import jieba quieten them.)
     "loggers": {"neo4j": {"level": "WARNING"}},
 }

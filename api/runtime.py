@@ -12,12 +12,12 @@ from kg.errors import ConfigError, ModelError
 from kg.neo4j_store import Neo4jGraphStore, connect
 from kg.server import LocalNeo4jServer, ServerConfig
 from kg.store import ServingStore
+from retrieval.answers.polish import OpenAICompatiblePolisher
 from retrieval.embedding.base import Embedder
 from retrieval.embedding.lazy import LazyEmbedder
 from retrieval.embedding.sentence_transformer import SentenceTransformerEmbedder
-from retrieval.graph import GraphSnapshot
-from retrieval.index_bundle import IndexBundle
-from retrieval.polish import OpenAICompatiblePolisher
+from retrieval.index.bundle import IndexBundle
+from retrieval.retrievers.graph import GraphSnapshot
 from retrieval.served import served_retriever
 from retrieval.service import SearchService
 from retrieval.visibility import EntityScope

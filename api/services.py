@@ -14,8 +14,8 @@ from kg.errors import IndexNotReadyError
 from kg.service_store import AppStore
 from retrieval.embedding.base import Embedder
 from retrieval.embedding.batching import BatchingEmbedder
-from retrieval.index_bundle import IndexBundle
-from retrieval.index_sync import SyncReport, sync_index
+from retrieval.index.bundle import IndexBundle
+from retrieval.index.sync import SyncReport, sync_index
 from retrieval.service import SearchService
 from speech.base import Transcriber
 from speech.recognizer import SpeechRecognizer

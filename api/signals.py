@@ -16,10 +16,10 @@ from api.schemas import EventCreate, PushOutcome, PushPublic
 from kg.access import Viewer
 from kg.service_store import PushStore
 from kg.store import StoredAtom
-from retrieval.brief import BriefComposer
-from retrieval.brief_sections import SECTIONS, Brief, BriefContext, BriefSection, Stage
-from retrieval.graph import GraphSnapshot
-from retrieval.hybrid import Filters
+from retrieval.answers.brief import BriefComposer
+from retrieval.answers.brief_sections import SECTIONS, Brief, BriefContext, BriefSection, Stage
+from retrieval.retrievers.graph import GraphSnapshot
+from retrieval.retrievers.hybrid import Filters
 from retrieval.visibility import EntityScope
 
 HIDDEN_NAME = "（无权查看）"  # a name the caller may not see, where one was

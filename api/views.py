@@ -7,7 +7,7 @@ from dataclasses import replace
 from api.schemas import AtomPublic, CitationPublic, EntityRef
 from kg.models import ATOM_TYPE_LABELS_ZH
 from kg.store import StoredAtom
-from retrieval.graph import GraphSnapshot
+from retrieval.retrievers.graph import GraphSnapshot
 from retrieval.visibility import EntityScope
 from speech.recognizer import Recognition
 

@@ -35,10 +35,10 @@ from api.settings import Settings
 from api.signals import PushPlanner
 from ingest.pipeline import ingest_paths
 from kg.access import Scope, Viewer
-from retrieval.brief import BriefComposer
-from retrieval.brief_sections import Brief
-from retrieval.index_bundle import IndexBundle
-from retrieval.index_sync import sync_index
+from retrieval.answers.brief import BriefComposer
+from retrieval.answers.brief_sections import Brief
+from retrieval.index.bundle import IndexBundle
+from retrieval.index.sync import sync_index
 from retrieval.served import served_retriever
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -20,10 +20,10 @@ import numpy as np
 from api import runtime
 from api.evaluate import graph_for_corpus, merged, named_set
 from api.settings import Settings
-from retrieval.beir import load_splits
 from retrieval.embedding.cached import CachedQueryEmbedder
-from retrieval.evaluation import corpus_bundle, embed_corpus
-from retrieval.hybrid import Filters
+from retrieval.evaluation.beir import load_splits
+from retrieval.evaluation.benchmark import corpus_bundle, embed_corpus
+from retrieval.retrievers.hybrid import Filters
 from retrieval.served import served_retriever
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -33,7 +33,7 @@ import numpy as np
 from api.evaluate import rows, suite
 from api.settings import Settings
 from retrieval.embedding.base import Embedder
-from retrieval.evaluation import evaluate_served
+from retrieval.evaluation.benchmark import evaluate_served
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNTIMES = (

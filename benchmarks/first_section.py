@@ -31,7 +31,7 @@ from api import runtime
 from api.keys import ApiKeys
 from ingest.pipeline import ingest_paths
 from kg.neo4j_store import connect
-from retrieval.index_sync import sync_index
+from retrieval.index.sync import sync_index
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTUP_S = 180

@@ -48,7 +48,7 @@ from api.keys import ApiKeys  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from ingest.pipeline import ingest_paths  # noqa: E402
 from kg.neo4j_store import connect  # noqa: E402
-from retrieval.index_sync import sync_index  # noqa: E402
+from retrieval.index.sync import sync_index  # noqa: E402
 
 BIN = Path(sys.executable).parent
 SAMPLES = ROOT / "data" / "samples"

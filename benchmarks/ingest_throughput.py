@@ -21,7 +21,7 @@ from bench_instance import bench_settings
 from api import runtime
 from ingest.pipeline import ingest_paths
 from kg.neo4j_store import connect
-from retrieval.index_sync import sync_index
+from retrieval.index.sync import sync_index
 
 CUSTOMERS = ["宁德时代", "比亚迪", "吉利汽车", "三一重工", "晶川能源", "芯湃微电子", "华锐汽车电子"]
 TOPICS = ["热失控防护", "焊装线节拍", "光伏逆变器出海", "ASIL-D功能安全", "光刻胶替代", "智能排班"]

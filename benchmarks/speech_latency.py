@@ -21,7 +21,7 @@ import numpy as np
 from api import runtime
 from api.evaluate import graph_for_corpus
 from api.settings import Settings
-from retrieval.beir import load_beir
+from retrieval.evaluation.beir import load_beir
 from retrieval.tokenize import tokenize
 from speech.audio import SAMPLE_RATE, decode
 from speech.evaluation import evaluate_speech

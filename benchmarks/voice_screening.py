@@ -26,7 +26,7 @@ from api import runtime
 from api.evaluate import graph_for_corpus
 from api.settings import Settings
 from kg.errors import AudioError
-from retrieval.beir import load_beir
+from retrieval.evaluation.beir import load_beir
 from retrieval.tokenize import tokenize
 from speech.audio import SAMPLE_RATE, decode
 from speech.evaluation import evaluate_speech, read_manifest

@@ -126,7 +126,7 @@ class IngestStore(Protocol):
 
 
 class IndexStore(Protocol):
-    """What the index sync needs (``retrieval/index_sync.py``): embeddings, the in-memory
+    """What the index sync needs (``retrieval/index/sync.py``): embeddings, the in-memory
     snapshot, relinking of curated atoms, and feedback."""
 
     def atoms_needing_embedding(self, model: str) -> list[tuple[str, str, str]]: ...

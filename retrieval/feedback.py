@@ -14,7 +14,7 @@ never buries a strong match or promotes an unrelated atom (fused scores span abo
   ``WEIGHT / 2`` (0.1); one vote moves it by 0.009.
 
 Votes are counted per distinct voter (a user, else a key): one person clicking ten times is
-one vote. ``retrieval/feedback_eval.py`` measures both effects on the golden set.
+one vote. ``retrieval/evaluation/feedback_eval.py`` measures both effects on the golden set.
 """
 
 from __future__ import annotations

@@ -168,7 +168,7 @@ def eval_speech(
 
 def _print_agreement(report: SpeechReport) -> None:
     """Voice versus typed: overlap of the top-5 atoms for the transcript and the reference."""
-    from retrieval.index_bundle import IndexBundle
+    from retrieval.index.bundle import IndexBundle
     from retrieval.served import served_retriever
 
     settings = Settings()

@@ -11,9 +11,9 @@ from api import runtime
 from api.cli.common import console
 from api.cli.root import app
 from api.settings import Settings
-from retrieval.brief import BriefComposer
-from retrieval.brief_sections import BriefContext, Stage, parse_stage
-from retrieval.index_bundle import IndexBundle
+from retrieval.answers.brief import BriefComposer
+from retrieval.answers.brief_sections import BriefContext, Stage, parse_stage
+from retrieval.index.bundle import IndexBundle
 from retrieval.served import served_retriever
 
 STAGES = "、".join(s.value for s in Stage)

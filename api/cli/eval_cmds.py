@@ -23,7 +23,7 @@ from api.settings import Settings
 
 if TYPE_CHECKING:
     from api.evaluate import EvalCorpus
-    from retrieval.evaluation import EvalResult
+    from retrieval.evaluation.benchmark import EvalResult
 
 METRICS = ("nDCG@10", "R@1", "R@10", "MRR")
 
@@ -114,7 +114,7 @@ def evaluate(
     total = time.perf_counter() - started
     console.print(f"total {total:.1f} s", highlight=False)
     if run is not None:
-        from retrieval.beir import write_trec_run
+        from retrieval.evaluation.beir import write_trec_run
 
         write_trec_run(run, results[0][1].runs["served"], tag="saleskg-served")
         console.print(f"TREC run of the served ranking written to {run}")
@@ -131,7 +131,7 @@ def evaluate(
 
 def _rank_all(corpora, embedder, cache_dir: Path | None) -> list[tuple[EvalCorpus, EvalResult]]:
     from retrieval.embedding.cached import CachedQueryEmbedder
-    from retrieval.evaluation import evaluate_served
+    from retrieval.evaluation.benchmark import evaluate_served
 
     # One question cache for all corpora: CMRC's questions are asked of two of them.
     questions = CachedQueryEmbedder(embedder)

@@ -148,7 +148,7 @@ def _print_report(report: IngestReport) -> None:
 
 
 def _sync(settings: Settings, store: AppStore, *, rebuild: bool = False) -> None:
-    from retrieval.index_sync import sync_index
+    from retrieval.index.sync import sync_index
 
     embedder = runtime.load_embedder(settings, lazy=True)  # loaded only if atoms need it
     with progress_bar() as progress:
@@ -232,7 +232,7 @@ def index_sync(
 def index_check() -> None:
     """Report drift between the search index and the graph, atoms with invalid fields, and
     documents an interrupted ingest left incomplete; exit 1 when any is found."""
-    from retrieval.index_sync import check_drift
+    from retrieval.index.sync import check_drift
 
     settings = Settings()
     store = runtime.open_store(settings)

@@ -35,8 +35,8 @@ from api.schemas import (
 )
 from api.streaming import AnswerRun, error_body, frame, stream_response
 from kg.errors import BadQueryError, NotFoundError
-from retrieval.answer import CHAT_POLISHED_HEADING, Answer, AnswerSection, chat_section
-from retrieval.hybrid import Filters
+from retrieval.answers.answer import CHAT_POLISHED_HEADING, Answer, AnswerSection, chat_section
+from retrieval.retrievers.hybrid import Filters
 
 router = APIRouter(prefix="/v1", tags=["chat"])
 

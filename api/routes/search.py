@@ -33,10 +33,10 @@ from api.streaming import AnswerRun, Prepared, sse, stream_response, wants_strea
 from api.views import atom_public, citation_public, entity_refs, visible_recognition
 from kg.access import Viewer
 from kg.errors import AudioError, GraphUnavailableError, NotFoundError
-from retrieval.answer import Answer
-from retrieval.followup import Reading, caller_reader
-from retrieval.highlight import highlight
-from retrieval.hybrid import Filters
+from retrieval.answers.answer import Answer
+from retrieval.answers.followup import Reading, caller_reader
+from retrieval.answers.highlight import highlight
+from retrieval.retrievers.hybrid import Filters
 from retrieval.visibility import EntityScope
 from speech.audio import decode
 

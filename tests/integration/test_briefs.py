@@ -14,8 +14,8 @@ from api.app import create_app
 from api.cli import app as cli_app
 from api.keys import ApiKeys
 from ingest.pipeline import ingest_paths
-from retrieval.brief_sections import SECTIONS, STAGE_SECTIONS, Stage
-from retrieval.index_sync import sync_index
+from retrieval.answers.brief_sections import SECTIONS, STAGE_SECTIONS, Stage
+from retrieval.index.sync import sync_index
 from tests.conftest import SAMPLES, TEST_HOME
 from tests.cypher import cypher
 

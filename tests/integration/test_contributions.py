@@ -16,7 +16,7 @@ from api.cli import app
 from api.keys import ApiKeys
 from ingest.pipeline import ingest_paths
 from kg.contributions import UNATTRIBUTED, Contribution, day_start
-from retrieval.index_sync import sync_index
+from retrieval.index.sync import sync_index
 from tests.conftest import TEST_HOME, wipe_graph
 from tests.cypher import cypher
 

@@ -27,7 +27,7 @@ from api.keys import ApiKeys
 from ingest.pipeline import IngestOptions, ingest_paths
 from kg.errors import GraphUnavailableError
 from kg.neo4j_store import Neo4jGraphStore, connect
-from retrieval.index_sync import check_drift, sync_index
+from retrieval.index.sync import check_drift, sync_index
 from tests.conftest import ROOT, SAMPLES, TEST_HOME
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

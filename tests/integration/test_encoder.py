@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 
 from api import runtime
-from retrieval.dense import DenseRetriever
 from retrieval.embedding.lazy import LazyEmbedder
-from retrieval.index_bundle import IndexBundle
-from retrieval.index_sync import check_drift, sync_index
+from retrieval.index.bundle import IndexBundle
+from retrieval.index.sync import check_drift, sync_index
 from retrieval.query import Intent, Query
+from retrieval.retrievers.dense import DenseRetriever
 from tests.conftest import SAMPLES, wipe_graph
 
 pytestmark = pytest.mark.integration

@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 from api import runtime
 from api.app import create_app
 from ingest.pipeline import ingest_paths
-from retrieval.index_sync import check_drift, sync_index
+from retrieval.index.sync import check_drift, sync_index
 from speech.audio import decode
 from tests.conftest import EVAL_DATA, SAMPLES, wipe_graph
 

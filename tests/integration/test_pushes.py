@@ -21,7 +21,7 @@ from api.keys import ApiKeys
 from api.push_rules import DEFAULT_RULES
 from api.pushes import ATTEMPT_HEADER, PUSH_ID_HEADER, SIGNATURE_HEADER, verify
 from ingest.pipeline import ingest_paths
-from retrieval.index_sync import sync_index
+from retrieval.index.sync import sync_index
 from tests.conftest import SAMPLES
 from tests.cypher import cypher
 

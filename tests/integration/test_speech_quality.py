@@ -5,7 +5,7 @@ import pytest
 
 from api import runtime
 from api.evaluate import graph_for_corpus
-from retrieval.beir import load_beir
+from retrieval.evaluation.beir import load_beir
 from retrieval.tokenize import tokenize
 from speech.evaluation import evaluate_speech
 from speech.recognizer import SpeechRecognizer

@@ -19,7 +19,7 @@ from api.app import create_app
 from api.keys import ApiKeys
 from ingest.pipeline import ingest_paths
 from kg.errors import AudioError
-from retrieval.index_sync import sync_index
+from retrieval.index.sync import sync_index
 from speech.audio import SAMPLE_RATE, decode
 from speech.recognizer import Screening, SpeechRecognizer
 from speech.silero_vad import SileroVoiceDetector

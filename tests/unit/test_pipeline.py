@@ -2,10 +2,10 @@ import pytest
 
 from ingest.pipeline import IngestOptions, ingest_paths
 from kg.models import CurationStatus
-from retrieval.dense import DenseRetriever
-from retrieval.index_bundle import IndexBundle
-from retrieval.index_sync import sync_index
+from retrieval.index.bundle import IndexBundle
+from retrieval.index.sync import sync_index
 from retrieval.query import Intent, Query
+from retrieval.retrievers.dense import DenseRetriever
 from tests.unit.fakes import HashEmbedder, MemoryGraphStore
 
 pytestmark = pytest.mark.unit

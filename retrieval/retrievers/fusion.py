@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from retrieval.base import Hit
+from retrieval.retrievers.base import Hit
 
 
 def reciprocal_rank(

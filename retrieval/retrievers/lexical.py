@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from kg.errors import IndexNotReadyError
-from retrieval.base import Hit
 from retrieval.query import Query
+from retrieval.retrievers.base import Hit
 from retrieval.tokenize import tokenize
 
 if TYPE_CHECKING:

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from retrieval.evaluation.ranking_metrics import Qrels, evaluate
 from retrieval.feedback import memory_from_events, rerank
-from retrieval.metrics import Qrels, evaluate
 
 TOP = 5
 NOISE_SEEDS = tuple(range(1, 11))

@@ -23,16 +23,16 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.base import Hit
-from retrieval.beir import BeirData
-from retrieval.dense import FaissIndex
 from retrieval.embedding.base import Embedder
 from retrieval.embedding.cached import CachedQueryEmbedder
-from retrieval.graph import GraphSnapshot
-from retrieval.hybrid import Filters
-from retrieval.index_bundle import IndexBundle
-from retrieval.lexical import LexicalIndex
-from retrieval.metrics import Qrels, evaluate
+from retrieval.evaluation.beir import BeirData
+from retrieval.evaluation.ranking_metrics import Qrels, evaluate
+from retrieval.index.bundle import IndexBundle
+from retrieval.retrievers.base import Hit
+from retrieval.retrievers.dense import FaissIndex
+from retrieval.retrievers.graph import GraphSnapshot
+from retrieval.retrievers.hybrid import Filters
+from retrieval.retrievers.lexical import LexicalIndex
 from retrieval.served import served_retriever
 from retrieval.tokenize import tokenize
 

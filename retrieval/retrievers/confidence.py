@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retrieval.ranker import FEATURES, Candidates
+from retrieval.retrievers.ranker import FEATURES, Candidates
 
 SIGNALS = (
     "best_fused",

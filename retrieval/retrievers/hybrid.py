@@ -10,18 +10,18 @@ from typing import Literal, NamedTuple
 import numpy as np
 
 from kg.models import SEARCHABLE_STATUSES
-from retrieval.base import Hit, Retriever
-from retrieval.confidence import ConfidenceModel, question_signals
 from retrieval.feedback import FeedbackMemory, atom_bonus, rerank
-from retrieval.fusion import mmr, reciprocal_rank, weighted_scores
-from retrieval.graph import GraphSnapshot
 from retrieval.query import Query
-from retrieval.ranker import Candidates, FusionModel, candidate_features, load_confidence
+from retrieval.retrievers.base import Hit, Retriever
+from retrieval.retrievers.confidence import ConfidenceModel, question_signals
+from retrieval.retrievers.fusion import mmr, reciprocal_rank, weighted_scores
+from retrieval.retrievers.graph import GraphSnapshot
+from retrieval.retrievers.ranker import Candidates, FusionModel, candidate_features, load_confidence
 from retrieval.visibility import EntityScope
 
 # The weights of the earlier fixed fusion of min-max scaled scores, kept as a baseline for
 # evaluation (``method="weighted"``); the server ranks with the learned fusion
-# (retrieval/ranker.py, docs/retrieval.md).
+# (retrieval/retrievers/ranker.py, docs/retrieval.md).
 DEFAULT_WEIGHTS = {"dense": 1.0, "lexical": 0.5, "graph": 0.2}
 # Learned scores are scaled per question onto the range the fixed fusion's scores had, so that
 # feedback bonuses (retrieval/feedback.py, at most 0.2) keep their measured effect.
@@ -75,7 +75,9 @@ class Evidence:
 class Page(NamedTuple):
     hits: list[FusedHit]
     total: int  # candidates that passed the filters, within the retrieval depth
-    confidence: float  # 0-1: how sure the knowledge is of an answer (retrieval/confidence.py)
+    confidence: (
+        float  # 0-1: how sure the knowledge is of an answer (retrieval/retrievers/confidence.py)
+    )
 
 
 class HybridRetriever:

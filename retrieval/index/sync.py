@@ -21,13 +21,13 @@ from kg.dictionary import EntityDictionary
 from kg.models import SEARCHABLE_STATUSES, atom_problems
 from kg.relink import plan_relinks
 from kg.store import IndexStore
-from retrieval.dense import FaissIndex
 from retrieval.embedding.base import Embedder
 from retrieval.feedback import FeedbackCounts, FeedbackMemory, memory_from_events, prior
-from retrieval.graph import GraphSnapshot
-from retrieval.index_bundle import IndexBundle
-from retrieval.index_lock import index_lock
-from retrieval.lexical import LexicalIndex
+from retrieval.index.bundle import IndexBundle
+from retrieval.index.lock import index_lock
+from retrieval.retrievers.dense import FaissIndex
+from retrieval.retrievers.graph import GraphSnapshot
+from retrieval.retrievers.lexical import LexicalIndex
 from retrieval.tokenize import tokenize
 
 logger = logging.getLogger(__name__)

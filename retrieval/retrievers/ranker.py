@@ -23,8 +23,8 @@ atom's words they lost to BM25 alone, on paraphrases to the dense retriever alon
   lexical evidence up where a candidate matches the whole question and down where none does.
 
 Trained pairwise (relevant vs. not, within a question) on dev splits only, by
-``scripts/train_fusion.py``, and shipped as JSON (``retrieval/fusion_model.json``). Serving it
-is one matrix product over a few hundred candidates.
+``scripts/train_fusion.py``, and shipped as JSON (``retrieval/retrievers/fusion_model.json``).
+Serving it is one matrix product over a few hundred candidates.
 """
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from retrieval.base import Hit
+from retrieval.retrievers.base import Hit
 
 if TYPE_CHECKING:
-    from retrieval.confidence import ConfidenceModel
+    from retrieval.retrievers.confidence import ConfidenceModel
 
 MODEL_FILE = Path(__file__).with_name("fusion_model.json")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -254,7 +254,7 @@ class FusionModel:
 
 def load_confidence(path: Path = MODEL_FILE) -> ConfidenceModel | None:
     """The shipped confidence model (trained with the fusion), or None when there is none."""
-    from retrieval.confidence import ConfidenceModel
+    from retrieval.retrievers.confidence import ConfidenceModel
 
     data = json.loads(path.read_text(encoding="utf-8"))
     return ConfidenceModel.from_json(data["confidence"]) if "confidence" in data else None

@@ -12,7 +12,7 @@ knowledge is confident of them. An atom, or a near-copy of its text, is used onc
 A customer the caller may not see, or the graph does not know, is treated as unknown: the
 brief falls back to its industry's knowledge and says so.
 
-Every point cites its atom as an answer does (``retrieval.answer.Citation``); names shown
+Every point cites its atom as an answer does (``retrieval.answers.answer.Citation``); names shown
 (the customer, the industry found through the graph) are only those the caller may see.
 """
 
@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 from kg.models import SEARCHABLE_STATUSES
 from kg.store import ServingStore, StoredAtom
-from retrieval.answer import AnswerPoint, Citation, citation, point_text
-from retrieval.brief_sections import (
+from retrieval.answers.answer import AnswerPoint, Citation, citation, point_text
+from retrieval.answers.brief_sections import (
     MAX_QUERY_CHARS,
     SECTIONS,
     Brief,
@@ -37,9 +37,9 @@ from retrieval.brief_sections import (
     section_query,
     sections_for,
 )
-from retrieval.graph import GraphSnapshot
-from retrieval.hybrid import Filters, HybridRetriever
 from retrieval.query import QueryAnalyzer
+from retrieval.retrievers.graph import GraphSnapshot
+from retrieval.retrievers.hybrid import Filters, HybridRetriever
 from retrieval.visibility import EntityScope
 
 Allow = Callable[[Mapping[str, str]], bool]

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 from kg.dictionary import EntityDictionary, normalize
 from kg.errors import IndexNotReadyError
 from kg.models import DictionaryEntry
-from retrieval.base import Hit
 from retrieval.query import Query
+from retrieval.retrievers.base import Hit
 
 if TYPE_CHECKING:
     from retrieval.visibility import EntityScope

@@ -12,9 +12,9 @@ import faiss
 import numpy as np
 
 from kg.errors import IndexNotReadyError
-from retrieval.base import Hit
 from retrieval.embedding.base import Embedder
 from retrieval.query import Query
+from retrieval.retrievers.base import Hit
 
 logger = logging.getLogger(__name__)
 
