@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from api import runtime
+from api import assembly
 from api.push_rules import DEFAULT_RULES
 from api.schemas import BriefRequest, EventCreate
 from api.settings import Settings
@@ -194,15 +194,15 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="leave the Neo4j running")
     args = parser.parse_args()
     settings = bench_settings(args.bolt_port, args.http_port)
-    server = runtime.local_server(settings)
+    server = assembly.local_server(settings)
     server.resolve()
     started = server.start(settings.password())
-    store = runtime.open_store(settings)
+    store = assembly.open_store(settings)
     try:
         if not store.counts().get("atoms"):
             report = ingest_paths([ROOT / "data" / "samples"], store)
             print(f"loaded data/samples: {report.failures or 'no failures'}")
-        embedder = runtime.load_embedder(settings)
+        embedder = assembly.load_embedder(settings)
         sync_index(store, embedder, settings.index_path)
         bundle = IndexBundle.load(settings.index_path)
         analyzer, retriever = served_retriever(bundle, embedder)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from api import runtime
+from api import assembly
 from api.evaluate import sales_corpus
 from api.settings import Settings
 from retrieval.evaluation.benchmark import SERVED, evaluate_served
@@ -24,7 +24,7 @@ def main() -> None:
     settings = Settings()
     corpus = sales_corpus(ROOT)
     data = corpus.data
-    embedder = runtime.load_embedder(settings)
+    embedder = assembly.load_embedder(settings)
     result = evaluate_served(
         data,
         embedder,

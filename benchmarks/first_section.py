@@ -27,7 +27,7 @@ import httpx
 import numpy as np
 from bench_instance import bench_settings
 
-from api import runtime
+from api import assembly
 from api.keys import ApiKeys
 from ingest.pipeline import ingest_paths
 from kg.neo4j_store import connect
@@ -110,7 +110,7 @@ def main() -> None:
             "neo4j_http_port": HTTP,
         }
     )
-    server = runtime.local_server(settings)
+    server = assembly.local_server(settings)
     server.resolve()
     started_neo4j = server.start(settings.password())
     workdir = Path(tempfile.mkdtemp(prefix="skg-first-section-"))
@@ -119,8 +119,8 @@ def main() -> None:
         driver = connect(settings.bolt_uri, settings.neo4j_user, settings.password())
         driver.execute_query("MATCH (n) DETACH DELETE n")  # its own instance: only the samples
         driver.close()
-        store = runtime.open_store(settings)
-        embedder = runtime.load_embedder(settings)
+        store = assembly.open_store(settings)
+        embedder = assembly.load_embedder(settings)
         report = ingest_paths([ROOT / "data" / "samples"], store)
         assert not report.failures, report.failures
         sync_index(store, embedder, workdir / "index")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from api import runtime
+from api import assembly
 from api.evaluate import mentions_from_text
 from api.settings import Settings
 from ingest.sources import parse_folder
@@ -76,7 +76,7 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     settings = Settings()
-    embedder = runtime.load_embedder(settings)
+    embedder = assembly.load_embedder(settings)
     data = load_beir(ROOT / "data" / "golden")
     snapshot = sample_graph(data.corpus, ROOT / "data" / "samples")
     vectors, _ = embed_corpus(

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench_instance import bench_settings
 
-from api import runtime
+from api import assembly
 from ingest.pipeline import ingest_paths
 from kg.neo4j_store import connect
 from retrieval.index.sync import sync_index
@@ -61,7 +61,7 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = bench_settings()
-    server = runtime.local_server(settings)
+    server = assembly.local_server(settings)
     server.resolve()
     started = server.start(settings.password())
     work = Path(tempfile.mkdtemp(prefix="skg-bench-"))
@@ -71,8 +71,8 @@ def main() -> None:
         driver.close()
         corpus = work / "corpus"
         total = synthetic_corpus(corpus, args.atoms)
-        store = runtime.open_store(settings)
-        embedder = runtime.load_embedder(settings)
+        store = assembly.open_store(settings)
+        embedder = assembly.load_embedder(settings)
         embedder.embed_passages(["预热"])
 
         rows = []

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from api.assembly import load_embedder
 from api.evaluate import graph_for_corpus
-from api.runtime import load_embedder
 from api.settings import Settings
 from kg.models import DictionaryEntry
 from retrieval.evaluation.beir import load_beir

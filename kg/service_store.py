@@ -180,4 +180,4 @@ class KnowledgeStore(Protocol):
 class AppStore(
     GraphStore, KeyStore, JobStore, ConversationStore, PushStore, KnowledgeStore, Protocol
 ):
-    """Everything the running service needs (``api/services.py``); ``Neo4jGraphStore`` is one."""
+    """Everything the running service needs (``api/state.py``); ``Neo4jGraphStore`` is one."""

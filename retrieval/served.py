@@ -1,6 +1,6 @@
 """The served retriever: how the API ranks atoms over an index bundle.
 
-One assembly for everything that must rank exactly as the server does: `api/runtime.py` builds
+One assembly for everything that must rank exactly as the server does: `api/assembly.py` builds
 the search service with it, and `skg eval` (retrieval/evaluation/benchmark.py) measures it.
 """
 

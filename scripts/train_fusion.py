@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from api import runtime
+from api import assembly
 from api.evaluate import graph_for_corpus, merged, named_set
 from api.settings import Settings
 from retrieval.embedding.cached import CachedQueryEmbedder
@@ -165,7 +165,7 @@ def main() -> None:
     if args.features and args.features.exists():
         rows = pickle.loads(args.features.read_bytes())
     else:
-        embedder = runtime.load_embedder(settings)
+        embedder = assembly.load_embedder(settings)
         rows = []
         for name, data, graph in dev_sets():
             rows += question_features(name, data, graph, embedder, cache)

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from api import runtime
+from api import assembly
 from api.cli.common import console, progress_bar
 from api.cli.root import app
 from api.settings import Settings
@@ -98,7 +98,7 @@ def evaluate(
     else:
         corpora = iter([folder_corpus(data, split, corpus, graph_from)])  # type: ignore[arg-type]
     settings = Settings()
-    embedder = runtime.load_embedder(settings)
+    embedder = assembly.load_embedder(settings)
     cache_dir = settings.home / "cache" / "embeddings" if cache else None
     results = _rank_all(corpora, embedder, cache_dir)
     _print_table(results)

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api import runtime
+from api import assembly
 from api.cli.common import console, err, print_recognition, progress_bar
 from api.cli.root import app, index_app
 from api.settings import Settings
@@ -61,9 +61,9 @@ def ingest(
         on_removed=on_removed.value,
         sync_removed=sync_removed,
         default_status=status,
-        limits=runtime.parse_limits(settings),
+        limits=assembly.parse_limits(settings),
     )
-    store = runtime.open_store(settings)
+    store = assembly.open_store(settings)
     try:
         if paths:
             with progress_bar() as progress:
@@ -91,11 +91,11 @@ def _ingest_debriefs(
     from ingest.sources.debrief import debrief_source
     from speech.audio import decode
 
-    recognizer = runtime.load_recognizer(settings)
+    recognizer = assembly.load_recognizer(settings)
     sources, failures = {}, []
     for path in files:
         try:
-            recognition = recognizer.recognize(decode(path, runtime.audio_limits(settings)))
+            recognition = recognizer.recognize(decode(path, assembly.audio_limits(settings)))
             print_recognition(str(path), recognition)
             sources[path] = debrief_source(
                 path,
@@ -150,7 +150,7 @@ def _print_report(report: IngestReport) -> None:
 def _sync(settings: Settings, store: AppStore, *, rebuild: bool = False) -> None:
     from retrieval.index.sync import sync_index
 
-    embedder = runtime.load_embedder(settings, lazy=True)  # loaded only if atoms need it
+    embedder = assembly.load_embedder(settings, lazy=True)  # loaded only if atoms need it
     with progress_bar() as progress:
         task = progress.add_task("Embedding", total=None)
         report = sync_index(
@@ -221,7 +221,7 @@ def index_sync(
 ) -> None:
     """Bring FAISS, BM25 and the graph snapshot in line with Neo4j (only changes are embedded)."""
     settings = Settings()
-    store = runtime.open_store(settings)
+    store = assembly.open_store(settings)
     try:
         _sync(settings, store, rebuild=rebuild)
     finally:
@@ -235,7 +235,7 @@ def index_check() -> None:
     from retrieval.index.sync import check_drift
 
     settings = Settings()
-    store = runtime.open_store(settings)
+    store = assembly.open_store(settings)
     try:
         drift = check_drift(store, settings.index_path)
     finally:

@@ -29,7 +29,7 @@ from api.schemas import (
     SearchResponse,
     next_offset,
 )
-from api.services import Services
+from api.state import Services
 from api.views import atom_public, citation_public, entity_refs
 from kg.access import Scope, Viewer
 from kg.errors import GraphUnavailableError, PermissionDeniedError

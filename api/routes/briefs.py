@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from api.deps import AskViewer
 from api.errors import responses
 from api.schemas import BriefRequest, BriefResponse
-from api.services import Searchable, Services
+from api.state import Searchable, Services
 from retrieval.answers.brief import BriefComposer
 from retrieval.served import served_retriever
 

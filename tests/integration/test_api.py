@@ -10,7 +10,7 @@ import wave
 import pytest
 from fastapi.testclient import TestClient
 
-from api import runtime
+from api import assembly
 from api.app import create_app
 from api.keys import ApiKeys
 from ingest.pipeline import ingest_paths
@@ -548,7 +548,7 @@ def test_the_reps_page_is_served(client):
 
 # -- Neo4j outage: 503 with Retry-After, then recovery without a restart ------------------
 def test_neo4j_outage_gives_503_and_recovers_by_itself(client, keys, api_settings, loaded):
-    server = runtime.local_server(api_settings)
+    server = assembly.local_server(api_settings)
     server.stop()
     try:
         response = client.post(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from api import runtime
+from api import assembly
 from retrieval.embedding.lazy import LazyEmbedder
 from retrieval.index.bundle import IndexBundle
 from retrieval.index.sync import check_drift, sync_index
@@ -25,7 +25,7 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def torch_embedder(settings):
-    return runtime.load_embedder(settings.model_copy(update={"encoder": "torch"}))
+    return assembly.load_embedder(settings.model_copy(update={"encoder": "torch"}))
 
 
 def test_the_served_encoder_matches_pytorch(embedder, torch_embedder):
@@ -72,7 +72,7 @@ def test_switching_encoders_reembeds_and_never_mixes_vectors(
 def test_a_sync_with_nothing_to_embed_never_loads_the_model(store, settings, embedder, tmp_path):
     index = tmp_path / "index"
     sync_index(store, embedder, index)
-    lazy = runtime.load_embedder(settings, lazy=True)
+    lazy = assembly.load_embedder(settings, lazy=True)
     assert isinstance(lazy, LazyEmbedder) and lazy.name == embedder.name
     report = sync_index(store, lazy, index)
     assert report.embedded == 0 and not lazy.loaded

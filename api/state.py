@@ -7,7 +7,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from api import metrics, runtime
+from api import assembly, metrics
 from api.keys import ApiKeys
 from api.settings import Settings
 from kg.errors import IndexNotReadyError
@@ -59,10 +59,10 @@ class Services:
         import jieba  # logs its dictionary loading at DEBUG on a handler of its own
 
         jieba.setLogLevel(logging.WARNING)
-        store = runtime.open_store(settings)
+        store = assembly.open_store(settings)
         # Concurrent requests' questions are embedded together (docs/benchmarks.md, Encoders).
-        embedder = BatchingEmbedder(runtime.load_embedder(settings))
-        services = cls(settings, store, embedder, runtime.load_transcriber(settings))
+        embedder = BatchingEmbedder(assembly.load_embedder(settings))
+        services = cls(settings, store, embedder, assembly.load_transcriber(settings))
         if IndexBundle.exists(settings.index_path):
             services.reload()
         else:
@@ -109,12 +109,12 @@ class Services:
         """Load the index from disk and swap it in; requests in flight finish on the old one."""
         with self._reload_lock:
             bundle = IndexBundle.load(self.settings.index_path)
-            search = runtime.search_service(self.settings, self.store, self.embedder, bundle)
-            recognizer = runtime.graph_aware_recognizer(
+            search = assembly.search_service(self.settings, self.store, self.embedder, bundle)
+            recognizer = assembly.graph_aware_recognizer(
                 self.transcriber,
                 bundle.graph,
                 bundle.tokens.values(),
-                runtime.speech_screening(self.settings),
+                assembly.speech_screening(self.settings),
             )
             self._current = Searchable(bundle, search, recognizer)
         metrics.INDEX_RELOADS.inc()
