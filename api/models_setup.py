@@ -58,13 +58,13 @@ def default_models(settings: Settings) -> list[PreparedModel]:
 
     def build_encoder(folder: Path) -> None:  # checked against PyTorch; refused if it drifts
         if settings.encoder == "ct2-int8":
-            from retrieval.embedding.ct2 import build
+            from models_build.encoders import build_ct2
 
-            build(e5, folder)
+            build_ct2(e5, folder)
         else:
-            from retrieval.embedding.openvino_encoder import build
+            from models_build.encoders import build_openvino
 
-            build(e5, folder)
+            build_openvino(e5, folder)
 
     def build_openai(folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)

@@ -39,7 +39,8 @@ def test_the_served_encoder_matches_pytorch(embedder, torch_embedder):
 
 
 def test_the_ct2_int8_option_builds_checks_and_matches_pytorch(settings, torch_embedder, tmp_path):
-    from retrieval.embedding.ct2 import Ct2Embedder, build, encoder_name
+    from models_build.encoders import build_ct2 as build
+    from retrieval.embedding.ct2 import Ct2Embedder, encoder_name
 
     found = build(settings.embedding_model_path, tmp_path / "ct2")
     assert found["min_cosine"] > 0.995
