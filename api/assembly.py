@@ -81,18 +81,20 @@ def load_embedder(settings: Settings, *, lazy: bool = False) -> Embedder:
                 "`skg models prepare`."
             )
         if runtime == "ct2-int8":
-            from retrieval.embedding.ct2 import Ct2Embedder, encoder_name
+            from retrieval.embedding.ct2 import Ct2Embedder
+            from retrieval.embedding.ct2 import encoder_name as ct2_name
 
-            name = encoder_name(folder)
+            name = ct2_name(folder)
 
             def load() -> Embedder:
                 return Ct2Embedder(folder, threads=threads)
 
         else:
-            from retrieval.embedding.openvino_encoder import OpenVinoEmbedder, encoder_name
+            from retrieval.embedding.openvino_encoder import OpenVinoEmbedder
+            from retrieval.embedding.openvino_encoder import encoder_name as openvino_name
 
             precision = "f32" if runtime == "openvino-f32" else "auto"
-            name = encoder_name(folder, precision)
+            name = openvino_name(folder, precision)
 
             def load() -> Embedder:
                 return OpenVinoEmbedder(folder, threads=threads, precision=precision)

@@ -13,6 +13,7 @@ each job's state and report live in Neo4j (``IngestJob`` nodes), so every worker
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import os
@@ -144,11 +145,13 @@ class IngestJobs:
         for lane in self._lanes.values():
             lane.close()
 
-    def _queue(self, job_id: str, paths: list[Path], options: IngestOptions, size: int) -> None:
+    def _queue(
+        self, job_id: str, paths: builtins.list[Path], options: IngestOptions, size: int
+    ) -> None:
         lane = "large" if size > self._large_bytes else "small"
         self._lanes[lane].put(lambda: self._run(job_id, paths, options))
 
-    def _run(self, job_id: str, paths: list[Path], options: IngestOptions) -> None:
+    def _run(self, job_id: str, paths: builtins.list[Path], options: IngestOptions) -> None:
         try:
             self._store.update_job(job_id, "running")
             report = ingest_paths(paths, self._store, options)

@@ -207,10 +207,10 @@ def _public(row: dict[str, object], visible: set[str], scope: EntityScope) -> Pu
         reason=str(reason),
         state=str(row["state"]),
         attempts=int(row["attempts"] or 0),  # type: ignore[call-overload]
-        last_status=row.get("last_status"),  # type: ignore[arg-type]
-        last_error=row.get("last_error"),  # type: ignore[arg-type]
+        last_status=row.get("last_status"),
+        last_error=row.get("last_error"),
         created_at=str(row["created_at"]),
-        delivered_at=row.get("delivered_at"),  # type: ignore[arg-type]
+        delivered_at=row.get("delivered_at"),
         brief=visible_brief(brief, visible, scope, customer),
     )
 

@@ -440,7 +440,7 @@ def _plan(
     content_same = (
         state is not None and not state.removed and state.content_hash == doc.content_hash
     )
-    if content_same and state.link_hash == dictionary.fingerprint:
+    if content_same and state is not None and state.link_hash == dictionary.fingerprint:
         report.documents_unchanged += 1
         report.atoms_unchanged += len(source.atoms)
         return None

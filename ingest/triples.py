@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from ingest.limits import tick
 from ingest.parsed import GraphPart
@@ -78,7 +78,9 @@ def triples_to_graph(
     return GraphPart(list(entities.values()), relations, atoms)
 
 
-def _subject_kinds(facts: dict, known: dict[str, EntityKind]) -> dict[str, EntityKind]:
+def _subject_kinds(
+    facts: Mapping[str, Mapping[tuple[str, str], None]], known: dict[str, EntityKind]
+) -> dict[str, EntityKind]:
     kinds: dict[str, EntityKind] = {}
     for head, pairs in facts.items():
         kind = next((TYPED_RELATIONS[r][1] for r, _ in pairs if r in TYPED_RELATIONS), None)

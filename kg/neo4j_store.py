@@ -9,6 +9,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Literal
 
 import neo4j
@@ -174,18 +175,10 @@ class Neo4jGraphStore:
             part = _WriteRows(
                 atoms=atoms, mentions=[mentions[a["id"]] for a in atoms if a["id"] in mentions]
             )
-            self._write(
-                lambda tx, part=part: _write_atoms(
-                    tx, part, writer, queries.STAGE_ATOMS, queries.SET_STAGED_MENTIONS
-                )
-            )
+            self._write(partial(_write_staged, rows=part, writer=writer))
         kept_mentions = [m for m in rows.mentions if m["id"] in existing]
         for part in _WriteRows.split(rows, updated, kept_mentions, batch):
-            self._write(
-                lambda tx, part=part: _write_atoms(
-                    tx, part, writer, queries.UPSERT_ATOMS, queries.SET_MENTIONS
-                )
-            )
+            self._write(partial(_write_upserted, rows=part, writer=writer))
 
         def commit(tx: neo4j.ManagedTransaction) -> None:
             tx.run(queries.UPSERT_DOCUMENTS, docs=rows.docs)
@@ -597,7 +590,7 @@ class Neo4jGraphStore:
 
     def counts(self) -> dict[str, int]:
         record = self._run(queries.COUNTS)[0]
-        return {key: int(value) for key, value in record.items()}
+        return {key: int(value) for key, value in record.data().items()}
 
     def server_info(self) -> dict[str, str]:
         """Neo4j and APOC versions, for status pages."""
@@ -790,7 +783,7 @@ class _WriteRows:
 def _check_writable(tx: neo4j.ManagedTransaction, rows: _WriteRows, writer: Writer) -> None:
     """Refuse (``PermissionDeniedError``, nothing written) documents ``writer`` may not
     change, and atom ids of another document."""
-    who = {"team": writer.team, "user": writer.user, "trusted": writer.trusted}
+    who: dict[str, Any] = {"team": writer.team, "user": writer.user, "trusted": writer.trusted}
     for batch in _batches(rows.docs):
         refused = list(tx.run(queries.FORBIDDEN_DOCUMENTS, docs=batch, **who))
         if refused:
@@ -820,6 +813,16 @@ def _write_atoms(
         tx.run(queries.FLAG_SOURCE_REMOVED, ids=rows.orphaned)
     for batch in _batches(rows.mentions):
         tx.run(mention, rows=batch)
+
+
+def _write_staged(tx: neo4j.ManagedTransaction, rows: _WriteRows, writer: Writer) -> None:
+    """One part of a large document's new atoms, staged until the document commits."""
+    _write_atoms(tx, rows, writer, queries.STAGE_ATOMS, queries.SET_STAGED_MENTIONS)
+
+
+def _write_upserted(tx: neo4j.ManagedTransaction, rows: _WriteRows, writer: Writer) -> None:
+    """One part of a large document's changed atoms, written in place."""
+    _write_atoms(tx, rows, writer, queries.UPSERT_ATOMS, queries.SET_MENTIONS)
 
 
 @contextmanager

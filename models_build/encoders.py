@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
+from typing import cast
 
 from models_build.probe import check_against_torch
 from retrieval.embedding import ct2, openvino_encoder
@@ -22,9 +23,11 @@ def build_openvino(source: Path, folder: Path) -> dict[str, float]:
     import openvino as ov
     import torch
     from sentence_transformers import SentenceTransformer
+    from torch.jit._trace import TracerWarning  # torch.jit re-exports it untyped
 
     st = SentenceTransformer(str(source), device="cpu")
-    encoder = st[0].auto_model.eval().float()
+    auto_model = cast(torch.nn.Module, st[0].auto_model)
+    encoder = auto_model.eval().float()
 
     class Hidden(torch.nn.Module):
         def __init__(self, model: torch.nn.Module) -> None:
@@ -32,13 +35,14 @@ def build_openvino(source: Path, folder: Path) -> dict[str, float]:
             self.model = model
 
         def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            return self.model(input_ids=input_ids, attention_mask=attention_mask)[0]
+            hidden: torch.Tensor = self.model(input_ids=input_ids, attention_mask=attention_mask)[0]
+            return hidden
 
     example = st.tokenize(["热失控防护方案", "query: 如何向宁德时代解释热失控防护方案？"])
     with torch.no_grad(), warnings.catch_warnings():
         # Tracing warns that the attention mask's shape test becomes a constant: it is
         # only SDPA's causal shortcut, which an encoder never takes.
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", TracerWarning)
         model = ov.convert_model(
             Hidden(encoder),
             example_input={n: example[n] for n in ("input_ids", "attention_mask")},

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import TaskID
 from rich.table import Table
 
 from api import assembly
@@ -137,7 +138,7 @@ def _rank_all(corpora, embedder, cache_dir: Path | None) -> list[tuple[EvalCorpu
     questions = CachedQueryEmbedder(embedder)
     results = []
     with progress_bar() as bar:
-        tasks: dict[tuple[str, str], int] = {}
+        tasks: dict[tuple[str, str], TaskID] = {}
 
         def advance(corpus: str, stage: str, done: int, total: int) -> None:
             if (corpus, stage) not in tasks:

@@ -14,8 +14,10 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from kg.errors import ModelError
 
@@ -49,13 +51,13 @@ class Ct2Embedder:
         # `model`): vectors of different encoders never meet in one index.
         self.name = f"{config['model']}-ct2-{config['compute_type']}"
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_queries(self, texts: Sequence[str]) -> NDArray[Any]:
         return self._encode([self._prompts.get("query", "") + t for t in texts])
 
-    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_passages(self, texts: Sequence[str]) -> NDArray[Any]:
         return self._encode([self._prompts.get("passage", "") + t for t in texts])
 
-    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+    def _encode(self, texts: Sequence[str]) -> NDArray[Any]:
         out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
         # Shortest first, so each batch pads to a similar length.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -64,13 +66,16 @@ class Ct2Embedder:
             out[rows] = self._forward([texts[i] for i in rows])
         return out
 
-    def _forward(self, texts: list[str]) -> np.ndarray:
+    def _forward(self, texts: list[str]) -> NDArray[Any]:
         ids = [e.ids for e in self._tokenizer.encode_batch(texts)]
         hidden = np.asarray(self._encoder.forward_batch(ids).last_hidden_state)
         lengths = np.array([len(i) for i in ids])
         mask = np.arange(hidden.shape[1])[None, :] < lengths[:, None]
         pooled = (hidden * mask[:, :, None]).sum(axis=1) / lengths[:, None]
-        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        vectors: NDArray[Any] = pooled / np.maximum(
+            np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12
+        )
+        return vectors
 
 
 def encoder_name(folder: Path) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from kg.errors import ModelError
 
@@ -65,13 +66,13 @@ class OpenVinoEmbedder:
         # `model`): vectors of different encoders or precisions never meet in one index.
         self.name = f"{config['model']}-openvino-{self.precision}"
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_queries(self, texts: Sequence[str]) -> NDArray[Any]:
         return self._encode([self._prompts.get("query", "") + t for t in texts])
 
-    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_passages(self, texts: Sequence[str]) -> NDArray[Any]:
         return self._encode([self._prompts.get("passage", "") + t for t in texts])
 
-    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+    def _encode(self, texts: Sequence[str]) -> NDArray[Any]:
         out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
         # Shortest first, so each batch pads to a similar length.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -80,7 +81,7 @@ class OpenVinoEmbedder:
             out[rows] = self._forward([texts[i] for i in rows])
         return out
 
-    def _forward(self, texts: list[str]) -> np.ndarray:
+    def _forward(self, texts: list[str]) -> NDArray[Any]:
         encodings = self._tokenizer.encode_batch(texts)
         width = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(texts), width), dtype=np.int64)
@@ -94,7 +95,10 @@ class OpenVinoEmbedder:
         feeds = {"input_ids": ids, "attention_mask": mask}
         hidden = request.infer({name: feeds[name] for name in self._names})[0]
         pooled = (hidden * mask[:, :, None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
-        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        vectors: NDArray[Any] = pooled / np.maximum(
+            np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12
+        )
+        return vectors
 
 
 def encoder_name(folder: Path, precision: str = "auto") -> str:

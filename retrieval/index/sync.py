@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from kg.dictionary import EntityDictionary
 from kg.models import SEARCHABLE_STATUSES, atom_problems
@@ -161,7 +162,8 @@ def _sync(
     graph.priors = feedback_priors(atoms.values())
     # Question vectors of an earlier encoder must not meet this one's: forget them.
     same_encoder = previous is not None and previous.dense.model == embedder.name
-    memory = feedback_memory(store, embedder, previous.memory if same_encoder else None)
+    earlier = previous.memory if previous is not None and same_encoder else None
+    memory = feedback_memory(store, embedder, earlier)
     IndexBundle(dense, lexical, graph, versions, tokens, texts, memory, fingerprint).save(index_dir)
     added = sum(1 for a in versions if a not in old_versions)
     changed = sum(1 for a, v in versions.items() if a in old_versions and old_versions[a] != v)
@@ -229,7 +231,7 @@ def feedback_memory(
     """Votes on answers, by question; questions seen before keep their vectors."""
     known = dict(zip(previous.questions, previous.vectors, strict=True)) if previous else {}
 
-    def embed(questions: list[str]) -> np.ndarray:
+    def embed(questions: list[str]) -> NDArray[Any]:
         new = [q for q in questions if q not in known]
         if new:
             known.update(zip(new, embedder.embed_queries(new), strict=True))

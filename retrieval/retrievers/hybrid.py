@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
+from numpy.typing import NDArray
 
 from kg.models import SEARCHABLE_STATUSES
 from retrieval.feedback import FeedbackMemory, atom_bonus, rerank
@@ -36,7 +37,7 @@ class Filters:
     statuses: frozenset[str] | None = SEARCHABLE_STATUSES
     entities: frozenset[str] | None = None  # atom must mention one of these (customer, industry)
     visibilities: frozenset[str] | None = None  # e.g. only "public" atoms
-    allow: Callable[[dict[str, str]], bool] | None = None  # the caller's access rules
+    allow: Callable[[Mapping[str, str]], bool] | None = None  # the caller's access rules
 
     def admits(self, atom_id: str, meta: dict[str, str], mentions: set[str]) -> bool:
         if self.types is not None and meta.get("type") not in self.types:
@@ -69,7 +70,7 @@ class Evidence:
     """The learned fusion's candidates and their raw scores, for the answer's confidence."""
 
     candidates: Candidates
-    scores: np.ndarray
+    scores: NDArray[Any]
 
 
 class Page(NamedTuple):
@@ -99,9 +100,9 @@ class HybridRetriever:
         idf: Callable[[str], float | None] | None = None,
         depth: int = 100,
         diversity: float = 0.0,
-        vector: Callable[[str], np.ndarray | None] | None = None,
+        vector: Callable[[str], NDArray[Any] | None] | None = None,
         memory: FeedbackMemory | None = None,
-        query_vector: Callable[[str], np.ndarray] | None = None,
+        query_vector: Callable[[str], NDArray[Any]] | None = None,
     ) -> None:
         """``method="learned"`` ranks with ``ranker`` (default: the shipped model), which
         needs each atom's lexical terms (``atom_tokens``), title and text (``atom_texts``) and the
