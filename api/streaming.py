@@ -201,7 +201,7 @@ def sse(events: Iterable[Event]) -> Iterator[str]:
     try:
         for name, data in events:
             yield frame(name, data)
-    except Exception as exc:  # the status line is sent: the error can only be an event
+    except Exception as exc:  # noqa: BLE001 -- the status line is sent: the error can only be an event
         yield frame("error", error_body(exc))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from models_build.probe import check_against_torch
 from retrieval.embedding import ct2, openvino_encoder
@@ -78,7 +78,7 @@ def build_ct2(source: Path, folder: Path, compute_type: str = "int8") -> dict[st
         """The e5 checkpoint has 35 more embedding rows than its tokenizer has pieces (never
         produced by the tokenizer); CTranslate2 wants one vocabulary entry per row."""
 
-        def get_vocabulary(self, model, tokenizer):  # type: ignore[no-untyped-def]
+        def get_vocabulary(self, model: Any, tokenizer: Any) -> list[str]:
             vocabulary = list(super().get_vocabulary(model, tokenizer))
             rows = model.get_input_embeddings().weight.shape[0]
             return vocabulary + [f"<skg_unused_{i}>" for i in range(rows - len(vocabulary))]

@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -24,6 +25,7 @@ from api.settings import Settings
 
 if TYPE_CHECKING:
     from api.evaluate import EvalCorpus
+    from retrieval.embedding.base import Embedder
     from retrieval.evaluation.benchmark import EvalResult
 
 METRICS = ("nDCG@10", "R@1", "R@10", "MRR")
@@ -130,7 +132,9 @@ def evaluate(
         console.print(f"figures written to {json_out}")
 
 
-def _rank_all(corpora, embedder, cache_dir: Path | None) -> list[tuple[EvalCorpus, EvalResult]]:
+def _rank_all(
+    corpora: Iterable[EvalCorpus], embedder: Embedder, cache_dir: Path | None
+) -> list[tuple[EvalCorpus, EvalResult]]:
     from retrieval.embedding.cached import CachedQueryEmbedder
     from retrieval.evaluation.benchmark import evaluate_served
 

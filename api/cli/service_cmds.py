@@ -110,7 +110,9 @@ def keys_list() -> None:
 
 
 @keys_app.command("revoke")
-def keys_revoke(key_id: Annotated[str, typer.Argument(help="The id `skg keys list` shows.")]):
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The id `skg keys list` shows.")],
+) -> None:
     """Revoke a key; a running server refuses it within SKG_AUTH_CACHE_SECONDS."""
     store = assembly.open_store(Settings())
     try:

@@ -54,7 +54,7 @@ class BatchingEmbedder:
                     break
             try:
                 vectors = self._embedder.embed_queries([text for text, _ in batch])
-            except BaseException as exc:  # each caller gets the encoder's error
+            except BaseException as exc:  # noqa: BLE001 -- each caller gets the encoder's error
                 for _, done in batch:
                     done.set_exception(exc)
                 continue
