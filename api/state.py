@@ -8,6 +8,7 @@ import threading
 from dataclasses import dataclass
 
 from api import assembly, metrics
+from api.context import quiet_jieba
 from api.keys import ApiKeys
 from api.settings import Settings
 from kg.errors import IndexNotReadyError
@@ -56,9 +57,7 @@ class Services:
     @classmethod
     def start(cls, settings: Settings) -> Services:
         """Connect, load the models, and load the index when there is one."""
-        import jieba  # logs its dictionary loading at DEBUG on a handler of its own
-
-        jieba.setLogLevel(logging.WARNING)
+        quiet_jieba()
         store = assembly.open_store(settings)
         # Concurrent requests' questions are embedded together (docs/benchmarks.md, Encoders).
         embedder = BatchingEmbedder(assembly.load_embedder(settings))
