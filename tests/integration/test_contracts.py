@@ -42,16 +42,18 @@ def each_transcriber(request, settings):
     return assembly.load_transcriber(settings.model_copy(update={"whisper_backend": request.param}))
 
 
+@pytest.fixture(scope="module")
+def clip():
+    return decode(SPEECH / "q01.wav")
+
+
+@pytest.fixture(scope="module")
+def reference():
+    line = (SPEECH / "questions.tsv").read_text(encoding="utf-8").splitlines()[0]
+    return line.split("\t")[1]
+
+
 class TestTranscribers(TranscriberContract):
     @pytest.fixture
     def transcriber(self, each_transcriber):
         return each_transcriber
-
-    @pytest.fixture(scope="class")
-    def clip(self):
-        return decode(SPEECH / "q01.wav")
-
-    @pytest.fixture(scope="class")
-    def reference(self):
-        line = (SPEECH / "questions.tsv").read_text(encoding="utf-8").splitlines()[0]
-        return line.split("\t")[1]
