@@ -25,12 +25,13 @@ setup: install
 demo: install
 	$(BIN)/skg demo
 
-## The tests: lint, then unit and integration tests against a real Neo4j and real models.
+## The tests: ruff and mypy, then unit and integration tests against a real Neo4j and real models.
 test: install browser
 	$(BIN)/skg models prepare
 	$(BIN)/skg neo4j resolve
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 ## Debian's Chromium for the reps' page test (tests/integration/test_rep_page.py), with CJK and
@@ -46,6 +47,7 @@ unit: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -28,8 +28,8 @@ from api.routes import briefs as brief_routes  # briefs and pushes (issue 17)
 from api.routes import chat as chat_routes  # chat completions (issue 16)
 from api.routes import events as event_routes  # (issue 17)
 from api.routes import feedback, ingest, knowledge, ops, reports, review, search
-from api.services import Services
 from api.settings import Settings
+from api.state import Services
 from api.supervision import exit_with_parent
 
 logger = logging.getLogger(__name__)

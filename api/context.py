@@ -40,6 +40,16 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["stderr"], "level": "INFO"},
-    # Neo4j notes "index already exists" at INFO; bm25s logs each index build at DEBUG.
-    "loggers": {"neo4j": {"level": "WARNING"}, "bm25s": {"level": "WARNING"}},
+    # Neo4j notes "index already exists" at INFO. (bm25s and jieba set their own loggers'
+    # levels when imported, after this is applied: retrieval/retrievers/lexical.py and
+    # quiet_jieba below quieten them.)
+    "loggers": {"neo4j": {"level": "WARNING"}},
 }
+
+
+def quiet_jieba() -> None:
+    """jieba logs its dictionary loading at DEBUG on a stderr handler of its own, which it sets
+    up when imported; raise it to WARNING (the CLI and each server worker call this once)."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)

@@ -17,7 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.jobs import IngestJobs
 from api.ratelimit import RateLimits
 from api.refresh import IndexRefresher
-from api.services import Services
+from api.state import Services
 from kg.access import ANONYMOUS, Scope, Viewer
 from kg.errors import AuthenticationError, PermissionDeniedError, UnsupportedMediaTypeError
 

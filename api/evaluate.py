@@ -10,10 +10,16 @@ from pathlib import Path
 from ingest.sources import parse_folder
 from kg.dictionary import EntityDictionary, load_into_jieba
 from kg.errors import BadQueryError
-from kg.store import DictionaryEntry
-from retrieval.beir import BeirData, cmrc_to_beir, load_splits, write_qrels, write_trec_run
-from retrieval.evaluation import EvalResult
-from retrieval.graph import GraphSnapshot
+from kg.models import DictionaryEntry
+from retrieval.evaluation.beir import (
+    BeirData,
+    cmrc_to_beir,
+    load_splits,
+    write_qrels,
+    write_trec_run,
+)
+from retrieval.evaluation.benchmark import EvalResult
+from retrieval.retrievers.graph import GraphSnapshot
 
 SPLITS = ("dev", "test")
 STYLES = ("english", "code_mixed", "homophone", "abbreviation", "elliptical", "colloquial", "plain")

@@ -13,6 +13,7 @@ each job's state and report live in Neo4j (``IngestJob`` nodes), so every worker
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import os
@@ -26,7 +27,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from api import metrics
 from ingest.pipeline import IngestOptions, IngestReport, ingest_paths
@@ -34,7 +35,8 @@ from ingest.sources import SUPPORTED_SUFFIXES
 from kg.access import Scope, Viewer, Writer
 from kg.errors import IngestError, NotFoundError, SkgError
 from kg.models import CurationStatus, Visibility
-from kg.neo4j_store import Neo4jGraphStore
+from kg.service_store import JobStore
+from kg.store import IngestStore
 
 logger = logging.getLogger(__name__)
 
@@ -44,10 +46,14 @@ MAX_NAME_BYTES = 200  # file systems allow 255 bytes; leave room for the job fol
 ORPHAN_AGE_S = 600.0  # an upload folder without a job for this long is a leftover
 
 
+class JobsStore(JobStore, IngestStore, Protocol):
+    """What ingest jobs need from the graph: their own state, and ingest's writes."""
+
+
 class IngestJobs:
     def __init__(
         self,
-        store: Neo4jGraphStore,
+        store: JobsStore,
         uploads_dir: Path,
         sync: Callable[[], object],
         *,
@@ -139,11 +145,13 @@ class IngestJobs:
         for lane in self._lanes.values():
             lane.close()
 
-    def _queue(self, job_id: str, paths: list[Path], options: IngestOptions, size: int) -> None:
+    def _queue(
+        self, job_id: str, paths: builtins.list[Path], options: IngestOptions, size: int
+    ) -> None:
         lane = "large" if size > self._large_bytes else "small"
         self._lanes[lane].put(lambda: self._run(job_id, paths, options))
 
-    def _run(self, job_id: str, paths: list[Path], options: IngestOptions) -> None:
+    def _run(self, job_id: str, paths: builtins.list[Path], options: IngestOptions) -> None:
         try:
             self._store.update_job(job_id, "running")
             report = ingest_paths(paths, self._store, options)

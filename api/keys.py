@@ -17,12 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import neo4j
-
-from kg import queries
 from kg.access import Scope, Viewer
 from kg.errors import AuthenticationError, ConfigError
-from kg.neo4j_store import Neo4jGraphStore
+from kg.service_store import KeyStore
 
 KEY_PATTERN = re.compile(r"^skg_([0-9a-f]{8})_[A-Za-z0-9_-]{20,}$")
 
@@ -59,7 +56,7 @@ def _digest(key: str) -> str:
 class ApiKeys:
     """Create, list, revoke and verify API keys."""
 
-    def __init__(self, store: Neo4jGraphStore, cache_seconds: float = 30.0) -> None:
+    def __init__(self, store: KeyStore, cache_seconds: float = 30.0) -> None:
         self._store = store
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, Viewer]] = {}
@@ -83,11 +80,10 @@ class ApiKeys:
             raise ConfigError(f"give at least one scope: {', '.join(s.value for s in Scope)}")
         key_id = secrets.token_hex(4)
         key = f"skg_{key_id}_{secrets.token_urlsafe(32)}"
-        self._store.run(
-            queries.CREATE_API_KEY,
-            id=key_id,
+        self._store.create_api_key(
+            key_id,
             name=name.strip(),
-            hash=_digest(key),
+            digest=_digest(key),
             scopes=checked,
             team=team or None,
             user=user or None,
@@ -97,15 +93,15 @@ class ApiKeys:
         return record, key
 
     def get(self, key_id: str) -> KeyRecord | None:
-        rows = self._store.run(queries.API_KEY, id=key_id)
-        return _record(rows[0]) if rows else None
+        row = self._store.api_key(key_id)
+        return _record(row) if row else None
 
     def list(self) -> list[KeyRecord]:
-        return [_record(r) for r in self._store.run(queries.LIST_API_KEYS)]
+        return [_record(r) for r in self._store.api_keys()]
 
     def revoke(self, key_id: str) -> bool:
         """True when an active key was revoked."""
-        revoked = bool(self._store.run(queries.REVOKE_API_KEY, id=key_id))
+        revoked = self._store.revoke_api_key(key_id)
         with self._lock:
             self._cache = {k: v for k, v in self._cache.items() if v[1].key_id != key_id}
         return revoked
@@ -119,31 +115,27 @@ class ApiKeys:
         if cached and cached[0] > now:
             return cached[1]
         match = KEY_PATTERN.match(key)
-        rows = self._store.run(queries.API_KEY, id=match.group(1)) if match else []
-        if not rows or not hmac.compare_digest(rows[0]["hash"], digest):
+        row = self._store.api_key(match.group(1)) if match else None
+        if not row or not hmac.compare_digest(row["hash"], digest):
             raise AuthenticationError("API 密钥无效 (unknown API key)")
-        record = _record(rows[0])
+        record = _record(row)
         if not record.active:
             raise AuthenticationError("API 密钥已被吊销 (the API key was revoked)")
         viewer = record.viewer()
-        self._store.run(queries.TOUCH_API_KEY, id=record.id)  # once per cache period
+        self._store.touch_api_key(record.id)  # once per cache period
         with self._lock:
             self._cache[digest] = (now + self._cache_seconds, viewer)
         return viewer
 
 
-def _native(value: Any) -> Any:
-    return value.to_native() if value is not None else None
-
-
-def _record(r: neo4j.Record) -> KeyRecord:
+def _record(r: dict[str, Any]) -> KeyRecord:
     return KeyRecord(
         id=r["id"],
         name=r["name"],
         scopes=list(r["scopes"]),
         team=r["team"],
         user=r["user"],
-        created_at=_native(r["created_at"]),
-        revoked_at=_native(r["revoked_at"]),
-        last_used_at=_native(r["last_used_at"]),
+        created_at=r["created_at"],
+        revoked_at=r["revoked_at"],
+        last_used_at=r["last_used_at"],
     )

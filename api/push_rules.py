@@ -27,7 +27,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from retrieval.brief_sections import STAGE_SECTIONS, SectionKey, Stage
+from retrieval.answers.brief_sections import STAGE_SECTIONS, SectionKey, Stage
 
 MAX_RULES = 50
 QUOTE_CHARS = 60  # of an event's sentence, quoted in a push's reason

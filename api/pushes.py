@@ -27,7 +27,7 @@ from neo4j.exceptions import DriverError, Neo4jError
 from api.push_rules import DEFAULT_RULES
 from api.settings import Settings
 from kg.errors import GraphUnavailableError
-from kg.neo4j_store import Neo4jGraphStore
+from kg.service_store import PushStore
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class PushWorker:
 
     def __init__(
         self,
-        store: Neo4jGraphStore,
+        store: PushStore,
         webhook: Webhook,
         *,
         poll_s: float = 1.0,
@@ -176,7 +176,7 @@ class PushWorker:
         )
 
 
-def start(settings: Settings, store: Neo4jGraphStore) -> PushWorker | None:
+def start(settings: Settings, store: PushStore) -> PushWorker | None:
     """At start-up: write the default push rules on the first start, and start delivering
     when a webhook is configured (without one, pushes are kept and listed, not sent)."""
     seeded = store.seed_push_rules([r.model_dump(mode="json") for r in DEFAULT_RULES])

@@ -18,7 +18,7 @@ import threading
 import time
 
 from api import metrics
-from api.services import Services
+from api.state import Services
 from kg.errors import GraphUnavailableError, SkgError
 
 logger = logging.getLogger(__name__)

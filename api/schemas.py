@@ -11,9 +11,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from api.push_rules import MAX_RULES, EventKind, PushRule, check_rule_set
 from kg.models import AtomType, CurationStatus, Visibility
-from retrieval.answer import Answer, Citation
-from retrieval.brief_sections import Brief, BriefContext, Stage, parse_stage
-from retrieval.hybrid import Filters
+from retrieval.answers.answer import Answer, Citation
+from retrieval.answers.brief_sections import Brief, BriefContext, Stage, parse_stage
+from retrieval.retrievers.hybrid import Filters
 from retrieval.service import MAX_QUERY_CHARS
 
 

@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 from api.push_rules import Match, PushRule, Signal, dedup_key, evaluate
 from api.schemas import EventCreate, PushOutcome, PushPublic
 from kg.access import Viewer
-from kg.neo4j_store import Neo4jGraphStore
+from kg.service_store import PushStore
 from kg.store import StoredAtom
-from retrieval.brief import BriefComposer, atom_meta
-from retrieval.brief_sections import SECTIONS, Brief, BriefContext, BriefSection, Stage
-from retrieval.graph import GraphSnapshot
-from retrieval.hybrid import Filters
+from retrieval.answers.brief import BriefComposer
+from retrieval.answers.brief_sections import SECTIONS, Brief, BriefContext, BriefSection, Stage
+from retrieval.retrievers.graph import GraphSnapshot
+from retrieval.retrievers.hybrid import Filters
 from retrieval.visibility import EntityScope
 
 HIDDEN_NAME = "（无权查看）"  # a name the caller may not see, where one was
@@ -40,7 +40,7 @@ class PushPlanner:
 
     def __init__(
         self,
-        store: Neo4jGraphStore,
+        store: PushStore,
         composer: BriefComposer,
         rules: Sequence[PushRule],
         per_hour: int,
@@ -180,7 +180,7 @@ def visible_pushes(
     graph says now) are left out, and names it may not see (a customer, an industry, a
     competitor, a graph path) are not shown."""
     live = Filters(allow=viewer.can_see)
-    visible = {s.atom.id for s in atoms if live.admits_live(atom_meta(s))}
+    visible = {s.atom.id for s in atoms if live.admits_live(s.live_meta())}
     scope = EntityScope(graph, viewer.can_see)
     return [_public(row, visible, scope) for row in rows]
 
@@ -207,10 +207,10 @@ def _public(row: dict[str, object], visible: set[str], scope: EntityScope) -> Pu
         reason=str(reason),
         state=str(row["state"]),
         attempts=int(row["attempts"] or 0),  # type: ignore[call-overload]
-        last_status=row.get("last_status"),  # type: ignore[arg-type]
-        last_error=row.get("last_error"),  # type: ignore[arg-type]
+        last_status=row.get("last_status"),
+        last_error=row.get("last_error"),
         created_at=str(row["created_at"]),
-        delivered_at=row.get("delivered_at"),  # type: ignore[arg-type]
+        delivered_at=row.get("delivered_at"),
         brief=visible_brief(brief, visible, scope, customer),
     )
 

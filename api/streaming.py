@@ -10,7 +10,7 @@ instead of sections. A plain JSON answer runs the same stages to the end.
 sent by then) becomes an ``error`` event in the one error shape (``ErrorBody``).
 
 The polished prose is asked for whole and then sent in pieces: the polisher
-(retrieval/polish.py) keeps its text only when every citation in it is one the answer has,
+(retrieval/answers/polish.py) keeps its text only when every citation in it is one the answer has,
 which it can only know at the end; a token stream straight from the model would show text
 that may then be refused.
 """
@@ -32,10 +32,10 @@ from api.context import request_id
 from api.errors import INTERNAL, SERVER_SIDE_DETAIL, ErrorBody, problem_for
 from api.schemas import DeclinedEvent, DoneEvent, TokenEvent, UnderstandingEvent
 from kg.errors import SkgError
-from retrieval.answer import DECLINED, Answer, Citation
-from retrieval.followup import Reading
-from retrieval.hybrid import Filters
+from retrieval.answers.answer import DECLINED, Answer, Citation
+from retrieval.answers.followup import Reading
 from retrieval.query import Query
+from retrieval.retrievers.hybrid import Filters
 from retrieval.service import SearchService
 
 logger = logging.getLogger(__name__)
@@ -201,7 +201,7 @@ def sse(events: Iterable[Event]) -> Iterator[str]:
     try:
         for name, data in events:
             yield frame(name, data)
-    except Exception as exc:  # the status line is sent: the error can only be an event
+    except Exception as exc:  # noqa: BLE001 -- the status line is sent: the error can only be an event
         yield frame("error", error_body(exc))
 
 

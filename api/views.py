@@ -7,7 +7,7 @@ from dataclasses import replace
 from api.schemas import AtomPublic, CitationPublic, EntityRef
 from kg.models import ATOM_TYPE_LABELS_ZH
 from kg.store import StoredAtom
-from retrieval.graph import GraphSnapshot
+from retrieval.retrievers.graph import GraphSnapshot
 from retrieval.visibility import EntityScope
 from speech.recognizer import Recognition
 
@@ -46,17 +46,6 @@ def entity_refs(ids: list[str], graph: GraphSnapshot) -> list[EntityRef]:
         EntityRef(id=i, name=graph.names.get(i, i.split(":", 1)[-1]), kind=graph.kinds.get(i, ""))
         for i in ids
     ]
-
-
-def live_meta(stored: StoredAtom) -> dict[str, str]:
-    """The fields access rules look at, as the graph has them now."""
-    atom = stored.atom
-    return {
-        "visibility": atom.visibility.value,
-        "team": atom.team or "",
-        "owner": atom.owner or "",
-        "status": atom.status.value,
-    }
 
 
 def visible_recognition(recognition: Recognition, scope: EntityScope) -> Recognition:

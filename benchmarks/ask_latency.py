@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from api import runtime
+from api import assembly
 from api.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     settings = Settings()
-    store = runtime.open_store(settings)
-    service = runtime.search_service(settings, store, runtime.load_embedder(settings))
+    store = assembly.open_store(settings)
+    service = assembly.search_service(settings, store, assembly.load_embedder(settings))
     queries = [
         json.loads(line)["text"]
         for line in (ROOT / "data" / "golden" / "queries.jsonl").read_text().splitlines()

@@ -28,17 +28,17 @@ from pathlib import Path
 
 import numpy as np
 
-from api import runtime
+from api import assembly
 from api.push_rules import DEFAULT_RULES
 from api.schemas import BriefRequest, EventCreate
 from api.settings import Settings
 from api.signals import PushPlanner
 from ingest.pipeline import ingest_paths
 from kg.access import Scope, Viewer
-from retrieval.brief import BriefComposer
-from retrieval.brief_sections import Brief
-from retrieval.index_bundle import IndexBundle
-from retrieval.index_sync import sync_index
+from retrieval.answers.brief import BriefComposer
+from retrieval.answers.brief_sections import Brief
+from retrieval.index.bundle import IndexBundle
+from retrieval.index.sync import sync_index
 from retrieval.served import served_retriever
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -194,15 +194,15 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="leave the Neo4j running")
     args = parser.parse_args()
     settings = bench_settings(args.bolt_port, args.http_port)
-    server = runtime.local_server(settings)
+    server = assembly.local_server(settings)
     server.resolve()
     started = server.start(settings.password())
-    store = runtime.open_store(settings)
+    store = assembly.open_store(settings)
     try:
         if not store.counts().get("atoms"):
             report = ingest_paths([ROOT / "data" / "samples"], store)
             print(f"loaded data/samples: {report.failures or 'no failures'}")
-        embedder = runtime.load_embedder(settings)
+        embedder = assembly.load_embedder(settings)
         sync_index(store, embedder, settings.index_path)
         bundle = IndexBundle.load(settings.index_path)
         analyzer, retriever = served_retriever(bundle, embedder)

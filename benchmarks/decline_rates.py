@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from api import runtime
+from api import assembly
 from api.evaluate import graph_for_corpus, merged, named_set
 from api.settings import Settings
-from retrieval.beir import load_splits
 from retrieval.embedding.cached import CachedQueryEmbedder
-from retrieval.evaluation import corpus_bundle, embed_corpus
-from retrieval.hybrid import Filters
+from retrieval.evaluation.beir import load_splits
+from retrieval.evaluation.benchmark import corpus_bundle, embed_corpus
+from retrieval.retrievers.hybrid import Filters
 from retrieval.served import served_retriever
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
     settings = Settings()
-    embedder = runtime.load_embedder(settings)
+    embedder = assembly.load_embedder(settings)
     corpus = ROOT / "data" / "golden" / "corpus.jsonl"
     data = merged(
         named_set(load_splits(ROOT / "data" / "golden"), "golden"),

@@ -33,7 +33,7 @@ import numpy as np
 from api.evaluate import rows, suite
 from api.settings import Settings
 from retrieval.embedding.base import Embedder
-from retrieval.evaluation import evaluate_served
+from retrieval.evaluation.benchmark import evaluate_served
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNTIMES = (
@@ -165,15 +165,16 @@ def load(runtime: str, settings: Settings, threads: int) -> Embedder:
         export_onnx(source, ONNX_DIR)
         return OnnxEmbedder(ONNX_DIR, int8=runtime.endswith("int8"), threads=threads)
     if runtime.startswith("openvino"):
+        from models_build.encoders import build_openvino
         from retrieval.embedding.openvino_encoder import OpenVinoEmbedder
-        from retrieval.embedding.openvino_encoder import build as build_openvino
 
         folder = settings.models_dir / "multilingual-e5-small-openvino"
         if not folder.exists():
             build_openvino(source, folder)
         precision = "f32" if runtime == "openvino-f32" else "auto"
         return OpenVinoEmbedder(folder, threads=threads, precision=precision)
-    from retrieval.embedding.ct2 import Ct2Embedder, build
+    from models_build.encoders import build_ct2 as build
+    from retrieval.embedding.ct2 import Ct2Embedder
 
     prepared = settings.models_dir / "multilingual-e5-small-ct2"  # what `skg models prepare` built
     if runtime == "ct2-int8":

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from retrieval.beir import cmrc_to_beir, write_qrels
+from retrieval.evaluation.beir import cmrc_to_beir, write_qrels
 
 ROOT = Path(__file__).resolve().parents[1]
 CMRC = ROOT / "data" / "eval" / "cmrc2018" / "cmrc2018_trial.json"

@@ -1,8 +1,8 @@
 """Feedback on the golden set: does it move ranking the right way and not the wrong way?
 
 Served rankings (retrieval/served.py) of the 170 golden questions (dev and test), before and
-after simulated reps' votes (retrieval/feedback_eval.py). Prints nDCG@10 on the questions that
-got feedback and on those that did not.
+after simulated reps' votes (retrieval/evaluation/feedback_eval.py). Prints nDCG@10 on the
+questions that got feedback and on those that did not.
 
     .venv/bin/python benchmarks/feedback_effect.py
 """
@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from api import runtime
+from api import assembly
 from api.evaluate import sales_corpus
 from api.settings import Settings
-from retrieval.evaluation import SERVED, evaluate_served
-from retrieval.feedback_eval import run_feedback_experiment
+from retrieval.evaluation.benchmark import SERVED, evaluate_served
+from retrieval.evaluation.feedback_eval import run_feedback_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,7 +24,7 @@ def main() -> None:
     settings = Settings()
     corpus = sales_corpus(ROOT)
     data = corpus.data
-    embedder = runtime.load_embedder(settings)
+    embedder = assembly.load_embedder(settings)
     result = evaluate_served(
         data,
         embedder,

@@ -27,10 +27,11 @@ import httpx
 import numpy as np
 from bench_instance import bench_settings
 
-from api import runtime
+from api import assembly
 from api.keys import ApiKeys
 from ingest.pipeline import ingest_paths
-from retrieval.index_sync import sync_index
+from kg.neo4j_store import connect
+from retrieval.index.sync import sync_index
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTUP_S = 180
@@ -109,15 +110,17 @@ def main() -> None:
             "neo4j_http_port": HTTP,
         }
     )
-    server = runtime.local_server(settings)
+    server = assembly.local_server(settings)
     server.resolve()
     started_neo4j = server.start(settings.password())
     workdir = Path(tempfile.mkdtemp(prefix="skg-first-section-"))
     process = None
     try:
-        store = runtime.open_store(settings)
-        store.run("MATCH (n) DETACH DELETE n")  # its own instance: only the samples
-        embedder = runtime.load_embedder(settings)
+        driver = connect(settings.bolt_uri, settings.neo4j_user, settings.password())
+        driver.execute_query("MATCH (n) DETACH DELETE n")  # its own instance: only the samples
+        driver.close()
+        store = assembly.open_store(settings)
+        embedder = assembly.load_embedder(settings)
         report = ingest_paths([ROOT / "data" / "samples"], store)
         assert not report.failures, report.failures
         sync_index(store, embedder, workdir / "index")

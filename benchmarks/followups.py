@@ -3,14 +3,14 @@ what the question spelled out finds?
 
 For every follow-up of data/conversations/conversations.jsonl (two- and three-turn
 conversations over data/samples, each follow-up with the question a rep would type standing
-alone), the conversation is read turn by turn (retrieval/followup.py, as the API reads it)
+alone), the conversation is read turn by turn (retrieval/answers/followup.py, as the API reads it)
 and ranked by the served retriever; agreement is the share of the spelled question's top 5
 atoms found in the follow-up's top 5. Beside it, the follow-up ranked as it stands (no
 context): what the conversation adds.
 
 The knowledge is the sample atoms (data/golden/corpus.jsonl) indexed in memory as
-`skg index sync` would index them (retrieval/evaluation.py::corpus_bundle), with the entity
-layer of data/samples (aliases merged as ingest merges them). Needs `skg models prepare`.
+`skg index sync` would index them (retrieval/evaluation/benchmark.py::corpus_bundle), with the
+entity layer of data/samples (aliases merged as ingest merges them). Needs `skg models prepare`.
 
     .venv/bin/python benchmarks/followups.py [--json OUT] [--show]
 """
@@ -25,18 +25,18 @@ from pathlib import Path
 
 import numpy as np
 
-from api import runtime
+from api import assembly
 from api.evaluate import mentions_from_text
 from api.settings import Settings
 from ingest.sources import parse_folder
 from kg.dictionary import EntityDictionary, load_into_jieba
-from kg.store import DictionaryEntry
-from retrieval.beir import load_beir
+from kg.models import DictionaryEntry
+from retrieval.answers.followup import caller_reader
 from retrieval.embedding.cached import CachedQueryEmbedder
-from retrieval.evaluation import corpus_bundle, embed_corpus
-from retrieval.followup import caller_reader
-from retrieval.graph import GraphSnapshot
-from retrieval.hybrid import Filters
+from retrieval.evaluation.beir import load_beir
+from retrieval.evaluation.benchmark import corpus_bundle, embed_corpus
+from retrieval.retrievers.graph import GraphSnapshot
+from retrieval.retrievers.hybrid import Filters
 from retrieval.served import served_retriever
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,7 +76,7 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     settings = Settings()
-    embedder = runtime.load_embedder(settings)
+    embedder = assembly.load_embedder(settings)
     data = load_beir(ROOT / "data" / "golden")
     snapshot = sample_graph(data.corpus, ROOT / "data" / "samples")
     vectors, _ = embed_corpus(

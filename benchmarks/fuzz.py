@@ -43,12 +43,12 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from api import runtime  # noqa: E402
+from api import assembly  # noqa: E402
 from api.keys import ApiKeys  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from ingest.pipeline import ingest_paths  # noqa: E402
 from kg.neo4j_store import connect  # noqa: E402
-from retrieval.index_sync import sync_index  # noqa: E402
+from retrieval.index.sync import sync_index  # noqa: E402
 
 BIN = Path(sys.executable).parent
 SAMPLES = ROOT / "data" / "samples"
@@ -113,11 +113,11 @@ def prepare(settings: Settings) -> list[str]:
     driver = connect(settings.bolt_uri, settings.neo4j_user, settings.password())
     driver.execute_query("MATCH (n) DETACH DELETE n")
     driver.close()
-    store = runtime.open_store(settings)
+    store = assembly.open_store(settings)
     try:
         report = ingest_paths([SAMPLES], store)
         print(f"ingested {SAMPLES.name}: {report.atoms_created} atoms", flush=True)
-        sync_index(store, runtime.load_embedder(settings), settings.index_path)
+        sync_index(store, assembly.load_embedder(settings), settings.index_path)
         keys = ApiKeys(store)
         return [keys.create(name, scopes, team, user)[1] for name, scopes, team, user in KEYS]
     finally:
@@ -133,7 +133,7 @@ def free_port() -> int:
 @contextmanager
 def neo4j(settings: Settings) -> Iterator[None]:
     """The fuzz Neo4j, stopped at the end if this run started it."""
-    server = runtime.local_server(settings)
+    server = assembly.local_server(settings)
     server.resolve()
     started = server.start(settings.password())
     try:

@@ -20,11 +20,11 @@ from pathlib import Path
 
 from bench_instance import bench_settings
 
-from api import runtime
+from api import assembly
 from ingest.pipeline import ingest_paths
 from kg.neo4j_store import connect
 from retrieval.embedding.prefetch import PrefetchingEmbedder
-from retrieval.index_sync import sync_index
+from retrieval.index.sync import sync_index
 
 CUSTOMERS = ["宁德时代", "比亚迪", "吉利汽车", "三一重工", "晶川能源", "芯湃微电子", "华锐汽车电子"]
 TOPICS = ["热失控防护", "焊装线节拍", "光伏逆变器出海", "ASIL-D功能安全", "光刻胶替代", "智能排班"]
@@ -64,7 +64,7 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = bench_settings()
-    server = runtime.local_server(settings)
+    server = assembly.local_server(settings)
     server.resolve()
     started = server.start(settings.password())
     work = Path(tempfile.mkdtemp(prefix="skg-bench-"))
@@ -75,8 +75,8 @@ def main() -> None:
         driver.close()
         corpus = work / "corpus"
         total = synthetic_corpus(corpus, args.atoms)
-        store = runtime.open_store(settings)
-        embedder = runtime.load_embedder(settings)
+        store = assembly.open_store(settings)
+        embedder = assembly.load_embedder(settings)
         embedder.embed_passages(["预热"])
 
         rows = []

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bench_instance import bench_settings
 
-from api import runtime
+from api import assembly
 from ingest.limits import ParseLimits
 from ingest.pipeline import IngestOptions, ingest_paths
 from kg.neo4j_store import connect
@@ -61,7 +61,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000, help="atoms per transaction")
     args = parser.parse_args()
     settings = bench_settings()
-    server = runtime.local_server(settings)
+    server = assembly.local_server(settings)
     server.resolve()
     server.start(settings.password())
     driver = connect(settings.bolt_uri, settings.neo4j_user, settings.password())
@@ -69,7 +69,7 @@ def main() -> None:
         session.run(
             "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
         ).consume()
-    store = runtime.open_store(settings)
+    store = assembly.open_store(settings)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "export"
         folder.mkdir()

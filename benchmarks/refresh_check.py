@@ -17,7 +17,7 @@ import time
 
 from bench_instance import bench_settings
 
-from api import runtime
+from api import assembly
 from kg.neo4j_store import connect
 
 BATCH = 5_000
@@ -56,13 +56,13 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = bench_settings()
-    server = runtime.local_server(settings)
+    server = assembly.local_server(settings)
     server.resolve()
     started = server.start(settings.password())
     try:
         driver = connect(settings.bolt_uri, settings.neo4j_user, settings.password())
         empty(driver)
-        store = runtime.open_store(settings)
+        store = assembly.open_store(settings)
         entities = max(args.sizes) // 20
         print(f"{'atoms':>8}{'entities':>10}{'write s':>9}{'check p50 s':>13}{'check max s':>13}")
         written = 0

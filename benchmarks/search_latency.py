@@ -20,17 +20,17 @@ from pathlib import Path
 
 import numpy as np
 
+from api.assembly import load_embedder
 from api.evaluate import graph_for_corpus
-from api.runtime import load_embedder
 from api.settings import Settings
-from kg.store import DictionaryEntry
-from retrieval.beir import load_beir
-from retrieval.dense import DenseRetriever, FaissIndex
-from retrieval.evaluation import embed_corpus
-from retrieval.graph import GraphRetriever, GraphSnapshot
-from retrieval.hybrid import HybridRetriever
-from retrieval.lexical import LexicalIndex, LexicalRetriever
+from kg.models import DictionaryEntry
+from retrieval.evaluation.beir import load_beir
+from retrieval.evaluation.benchmark import embed_corpus
 from retrieval.query import QueryAnalyzer
+from retrieval.retrievers.dense import DenseRetriever, FaissIndex
+from retrieval.retrievers.graph import GraphRetriever, GraphSnapshot
+from retrieval.retrievers.hybrid import HybridRetriever
+from retrieval.retrievers.lexical import LexicalIndex, LexicalRetriever
 from retrieval.tokenize import tokenize
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from api import runtime
+from api import assembly
 from api.evaluate import graph_for_corpus
 from api.settings import Settings
-from retrieval.beir import load_beir
+from retrieval.evaluation.beir import load_beir
 from retrieval.tokenize import tokenize
 from speech.audio import SAMPLE_RATE, decode
 from speech.evaluation import evaluate_speech
@@ -58,8 +58,8 @@ def main() -> None:
         transcriber = FasterWhisperTranscriber(
             model, beam_size=beam, threads=threads, fallback=fallback
         )
-        recognizer = runtime.graph_aware_recognizer(
-            transcriber, graph, tokens, runtime.speech_screening(settings)
+        recognizer = assembly.graph_aware_recognizer(
+            transcriber, graph, tokens, assembly.speech_screening(settings)
         )
         recognizer.recognize(audio)  # warm up
         times = []

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from api import runtime
+from api import assembly
 from api.evaluate import graph_for_corpus
 from api.settings import Settings
 from kg.errors import AudioError
-from retrieval.beir import load_beir
+from retrieval.evaluation.beir import load_beir
 from retrieval.tokenize import tokenize
 from speech.audio import SAMPLE_RATE, decode
 from speech.evaluation import evaluate_speech, read_manifest
@@ -163,21 +163,21 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings(_env_file=None, home=ROOT / ".skg", whisper_backend=args.backend)
     started = time.perf_counter()
-    screening = runtime.speech_screening(settings)
+    screening = assembly.speech_screening(settings)
     print(
         f"{screening.vad.name if screening.vad else 'no VAD'} loaded in "
         f"{time.perf_counter() - started:.2f} s; data {EVAL}"
     )
     time_decode_and_vad(screening)
-    transcriber = runtime.load_transcriber(settings)
+    transcriber = assembly.load_transcriber(settings)
     data = load_beir(ROOT / "data" / "golden")
     _, graph = graph_for_corpus(data, ROOT / "data" / "samples")
     tokens = [tokenize(f"{d['title']}\n{d['text']}") for d in data.corpus.values()]
-    screened = runtime.graph_aware_recognizer(transcriber, graph, tokens, screening)
+    screened = assembly.graph_aware_recognizer(transcriber, graph, tokens, screening)
     time_refusals(screened)
     if args.no_cer:
         return
-    plain = runtime.graph_aware_recognizer(transcriber, graph, tokens, NO_SCREENING)
+    plain = assembly.graph_aware_recognizer(transcriber, graph, tokens, NO_SCREENING)
     for name, recognizer in (("without screening", plain), ("with screening", screened)):
         print(f"\nCER, {transcriber.name}, graph-aware, {name}")
         cer(recognizer, args.padded)

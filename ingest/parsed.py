@@ -66,6 +66,16 @@ class SourceText:
 
 
 @dataclass
+class GraphPart:
+    """What a structured source (a table, a JSON export, triples) yields before it becomes a
+    document: entities, the relations between them, and atoms."""
+
+    entities: list[Entity] = field(default_factory=list)
+    relations: list[Relation] = field(default_factory=list)
+    atoms: list[Atom] = field(default_factory=list)
+
+
+@dataclass
 class ParsedSource:
     """One source file, parsed; ``about`` are entity ids the whole document is about."""
 

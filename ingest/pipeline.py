@@ -25,8 +25,8 @@ from ingest.splitter import SplitOptions
 from kg.access import Viewer, Writer
 from kg.dictionary import EntityDictionary, load_into_jieba, unknown_candidates
 from kg.errors import IngestError
-from kg.models import CurationStatus, Entity, EntityKind, Visibility
-from kg.store import DictionaryEntry, DocumentState, DocumentWrite, GraphStore
+from kg.models import CurationStatus, DictionaryEntry, Entity, EntityKind, Visibility
+from kg.store import DocumentState, DocumentWrite, IngestStore
 
 logger = logging.getLogger(__name__)
 
@@ -92,11 +92,12 @@ class _Unit:
 
 def ingest_paths(
     paths: list[Path],
-    store: GraphStore,
+    store: IngestStore,
     options: IngestOptions | None = None,
     *,
     on_file: Callable[[Path], None] | None = None,
     on_stage: Callable[[str], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
     on_atoms: Callable[[list[str]], None] | None = None,
 ) -> IngestReport:
     """Ingest files and folders; a bad file is reported and skipped, the rest lands.
@@ -107,6 +108,7 @@ def ingest_paths(
             files are gone are removed or deprecated.
         store: where everything is written.
         on_file: called after each file is parsed and after each is written (progress bars).
+        on_total: called once with the number of files found, before any is parsed.
         on_stage: called with ``"batch"`` after each transaction of documents, ``"atoms"``
             once all are written and ``"derived"`` when derived data is in the graph (logs;
             the crash tests stop Neo4j at these points).
@@ -117,7 +119,10 @@ def ingest_paths(
     started = time.perf_counter()
     report = IngestReport()
     units = _units(paths, options)
+    if on_total:
+        on_total(len(units))
     entries = store.entity_dictionary()
+    vocabulary = EntityDictionary(entries)
     known = {e.name: EntityKind(e.kind) for e in entries}
     split_options = SplitOptions(
         default_status=options.default_status,
@@ -126,7 +131,7 @@ def ingest_paths(
         default_owner=options.default_owner,
     )
     keys = {unit.path: _source_key(unit.path, split_options, options.writer) for unit in units}
-    unchanged = _unchanged(units, keys, store, EntityDictionary(entries).fingerprint, options)
+    unchanged = _unchanged(units, keys, store, vocabulary.fingerprint, options)
 
     parsed: dict[Path, ParsedSource] = {}
     for unit in units:
@@ -156,7 +161,9 @@ def ingest_paths(
             if on_file:
                 on_file(unit.path)
 
-    _write_sources(parsed, store, options, report, on_file, on_stage, on_atoms)
+    _write_sources(
+        parsed, store, options, report, on_file, on_stage, (entries, vocabulary), on_atoms
+    )
     _sync_removed(paths, units, report, store, options)
     report.seconds = time.perf_counter() - started
     return report
@@ -164,7 +171,7 @@ def ingest_paths(
 
 def ingest_sources(
     sources: dict[Path, ParsedSource],
-    store: GraphStore,
+    store: IngestStore,
     options: IngestOptions | None = None,
     *,
     on_file: Callable[[Path], None] | None = None,
@@ -187,16 +194,20 @@ def ingest_sources(
 
 def _write_sources(
     parsed: dict[Path, ParsedSource],
-    store: GraphStore,
+    store: IngestStore,
     options: IngestOptions,
     report: IngestReport,
     on_file: Callable[[Path], None] | None,
     on_stage: Callable[[str], None] | None = None,
+    known: tuple[list[DictionaryEntry], EntityDictionary] | None = None,
     on_atoms: Callable[[list[str]], None] | None = None,
 ) -> None:
     """Entities first, then linking, changed atoms in batches, then what is derived from them
     (near-duplicates, entity candidates). A document counts as derived only once all of that
-    is in the graph, so a run interrupted after its atoms landed is completed by the next."""
+    is in the graph, so a run interrupted after its atoms landed is completed by the next.
+
+    ``known``: the graph's vocabulary as the caller already read it (entries and their
+    dictionary); it is read again only after this run wrote entities."""
 
     def stage(name: str) -> None:
         logger.debug("ingest stage: %s", name)
@@ -204,11 +215,12 @@ def _write_sources(
             on_stage(name)
 
     if not parsed:  # every file unchanged (or refused): only an interrupted run to finish
-        _derive(store, set(), None, options, report)
+        _derive(store, set(), known[1] if known else None, options, report)
         return
     states = store.document_states([p.document.id for p in parsed.values()])
     parsed = _writable(parsed, states, options.writer, report, on_file)
-    _fold_merged_entities(parsed.values(), store.entity_dictionary())
+    entries, dictionary = known if known else (store.entity_dictionary(), None)
+    _fold_merged_entities(parsed.values(), entries)
     retired = store.retired_atoms()
     changed = [p for p in parsed.values() if _content_changed(p, states.get(p.document.id))]
     entities = [e for p in changed for e in p.entities]
@@ -219,7 +231,10 @@ def _write_sources(
     store.upsert_relations(relations)
     report.entities, report.relations = len({e.id for e in entities}), len(relations)
 
-    dictionary = EntityDictionary(store.entity_dictionary())
+    if entities:  # the vocabulary may have grown: link against the graph's, as written
+        dictionary = EntityDictionary(store.entity_dictionary())
+    elif dictionary is None:
+        dictionary = EntityDictionary(entries)
     load_into_jieba(dictionary)
     written: set[str] = set()
     batch: list[tuple[Path, DocumentWrite | None]] = []
@@ -274,7 +289,7 @@ def _writable(
 
 
 def _derive(
-    store: GraphStore,
+    store: IngestStore,
     written: set[str],
     dictionary: EntityDictionary | None,
     options: IngestOptions,
@@ -342,7 +357,7 @@ def _source_key(path: Path, split: SplitOptions, writer: Writer) -> str:
 def _unchanged(
     units: list[_Unit],
     keys: dict[Path, str],
-    store: GraphStore,
+    store: IngestStore,
     link_hash: str,
     options: IngestOptions,
 ) -> dict[Path, int]:
@@ -393,7 +408,7 @@ def _large(change: DocumentWrite, batch_atoms: int) -> bool:
 
 def _flush(
     batch: list[tuple[Path, DocumentWrite | None]],
-    store: GraphStore,
+    store: IngestStore,
     writer: Writer,
     batch_atoms: int,
     on_file: Callable[[Path], None] | None,
@@ -433,7 +448,7 @@ def _plan(
     content_same = (
         state is not None and not state.removed and state.content_hash == doc.content_hash
     )
-    if content_same and state.link_hash == dictionary.fingerprint:
+    if content_same and state is not None and state.link_hash == dictionary.fingerprint:
         report.documents_unchanged += 1
         report.atoms_unchanged += len(source.atoms)
         return None
@@ -496,7 +511,7 @@ def _sync_removed(
     paths: list[Path],
     units: list[_Unit],
     report: IngestReport,
-    store: GraphStore,
+    store: IngestStore,
     options: IngestOptions,
 ) -> None:
     """Documents of a synced folder whose files are gone leave the graph (or are deprecated).

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from ingest.limits import tick
+from ingest.parsed import GraphPart
 from kg.models import Atom, AtomType, Entity, EntityKind, Relation, RelationType, SourceSpan
 
 LONG_VALUE_CHARS = 150
@@ -36,7 +37,7 @@ TYPED_RELATIONS: dict[str, tuple[RelationType, EntityKind, EntityKind]] = {
 
 def triples_to_graph(
     triples: Iterable[tuple[str, str, str]], document_id: str, known: dict[str, EntityKind]
-) -> tuple[list[Entity], list[Relation], list[Atom]]:
+) -> GraphPart:
     """Turn triples into entities, relations and fact atoms.
 
     Args:
@@ -74,10 +75,12 @@ def triples_to_graph(
             )
             attributes.append((relation, tail))
         atoms += _fact_atoms(subject, attributes, document_id)
-    return list(entities.values()), relations, atoms
+    return GraphPart(list(entities.values()), relations, atoms)
 
 
-def _subject_kinds(facts: dict, known: dict[str, EntityKind]) -> dict[str, EntityKind]:
+def _subject_kinds(
+    facts: Mapping[str, Mapping[tuple[str, str], None]], known: dict[str, EntityKind]
+) -> dict[str, EntityKind]:
     kinds: dict[str, EntityKind] = {}
     for head, pairs in facts.items():
         kind = next((TYPED_RELATIONS[r][1] for r, _ in pairs if r in TYPED_RELATIONS), None)

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 
 import ahocorasick
 
-from kg.store import DictionaryEntry
+from kg.models import DictionaryEntry
 
 MIN_SURFACE_CHARS = 2
 _ASCII = re.compile(r"^[\x00-\x7f]+$")

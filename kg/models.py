@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -70,6 +71,10 @@ class CurationStatus(StrEnum):
     DRAFT = "draft"
     APPROVED = "approved"
     DEPRECATED = "deprecated"
+
+
+# What search, briefs and entity pages show: everything not deprecated.
+SEARCHABLE_STATUSES = frozenset({CurationStatus.DRAFT.value, CurationStatus.APPROVED.value})
 
 
 class EntityKind(StrEnum):
@@ -179,6 +184,43 @@ class Relation(BaseModel):
     # The document that states it (kept on the relationship as ``sources``): a relation is
     # shown only to callers who may see one of its documents.
     document_id: str | None = None
+
+
+# Plain records the graph store hands out, kept here (not in kg/store.py or kg/relink.py) so
+# that the dictionary, the relinker and the store all import them from below.
+
+
+@dataclass(frozen=True)
+class DictionaryEntry:
+    """An entity as the linker needs it."""
+
+    id: str
+    name: str
+    aliases: list[str]
+    kind: str
+
+
+@dataclass(frozen=True)
+class AtomLinks:
+    """A changed atom's text and its current links."""
+
+    id: str
+    title: str
+    text: str
+    link_hash: str | None
+    automatic: frozenset[str]  # links made by ingest or by this relinking
+    linked: frozenset[str]  # every link, curators' included
+    declared: frozenset[str]  # entities the atom's document is about
+
+
+@dataclass(frozen=True)
+class Relink:
+    """What to change in one atom's automatic entity links (``kg/relink.py``)."""
+
+    id: str
+    add: list[str]
+    remove: list[str]
+    link_hash: str
 
 
 def entity_id(kind: EntityKind, name: str) -> str:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Literal
 
 import neo4j
@@ -28,19 +29,21 @@ from kg.contributions import UNATTRIBUTED, Contribution, rank
 from kg.errors import GraphAuthError, GraphUnavailableError, PermissionDeniedError
 from kg.models import (
     Atom,
+    AtomLinks,
     AtomType,
     CurationStatus,
+    DictionaryEntry,
     Entity,
     EntityKind,
     Relation,
     RelationType,
+    Relink,
     SourceSpan,
     Visibility,
     sanitized_atom_fields,
 )
-from kg.relink import AtomLinks, Relink
 from kg.schema import ensure_schema
-from kg.store import DictionaryEntry, DocumentState, DocumentWrite, GraphRows, StoredAtom
+from kg.store import DocumentState, DocumentWrite, GraphRows, StoredAtom
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +93,7 @@ class Neo4jGraphStore:
         self._driver = driver
         self._database = database
 
-    def run(self, query: str, **params: Any) -> list[neo4j.Record]:
+    def _run(self, query: str, **params: Any) -> list[neo4j.Record]:
         """One statement from ``kg.queries`` in its own transaction (retried by the driver)."""
         with _unavailable():
             records, _, _ = self._driver.execute_query(
@@ -105,7 +108,7 @@ class Neo4jGraphStore:
     def document_states(self, ids: Sequence[str]) -> dict[str, DocumentState]:
         states = {}
         for start in range(0, len(ids), WRITE_BATCH):
-            for r in self.run(queries.DOCUMENT_STATES, ids=list(ids[start : start + WRITE_BATCH])):
+            for r in self._run(queries.DOCUMENT_STATES, ids=list(ids[start : start + WRITE_BATCH])):
                 atoms = {atom_id: digest for atom_id, digest in r["atoms"] if atom_id is not None}
                 states[r["id"]] = DocumentState(
                     r["content_hash"],
@@ -164,7 +167,7 @@ class Neo4jGraphStore:
             tx.run(queries.BEGIN_LARGE_DOCUMENT, doc=rows.docs[0])
 
         self._write(begin)
-        while self.run(queries.CLEAR_STAGED, id=change.document.id, limit=batch)[0]["cleared"]:
+        while self._run(queries.CLEAR_STAGED, id=change.document.id, limit=batch)[0]["cleared"]:
             pass
         mentions = {m["id"]: m for m in rows.mentions}
         for start in range(0, len(new), batch):
@@ -172,18 +175,10 @@ class Neo4jGraphStore:
             part = _WriteRows(
                 atoms=atoms, mentions=[mentions[a["id"]] for a in atoms if a["id"] in mentions]
             )
-            self._write(
-                lambda tx, part=part: _write_atoms(
-                    tx, part, writer, queries.STAGE_ATOMS, queries.SET_STAGED_MENTIONS
-                )
-            )
+            self._write(partial(_write_staged, rows=part, writer=writer))
         kept_mentions = [m for m in rows.mentions if m["id"] in existing]
         for part in _WriteRows.split(rows, updated, kept_mentions, batch):
-            self._write(
-                lambda tx, part=part: _write_atoms(
-                    tx, part, writer, queries.UPSERT_ATOMS, queries.SET_MENTIONS
-                )
-            )
+            self._write(partial(_write_upserted, rows=part, writer=writer))
 
         def commit(tx: neo4j.ManagedTransaction) -> None:
             tx.run(queries.UPSERT_DOCUMENTS, docs=rows.docs)
@@ -198,19 +193,21 @@ class Neo4jGraphStore:
 
     def mark_derived(self, ids: Sequence[str]) -> None:
         for start in range(0, len(ids), WRITE_BATCH):
-            self.run(queries.MARK_DERIVED, ids=list(ids[start : start + WRITE_BATCH]))
+            self._run(queries.MARK_DERIVED, ids=list(ids[start : start + WRITE_BATCH]))
 
     def set_source_hashes(self, hashes: dict[str, str]) -> None:
         rows = [{"id": doc_id, "source_hash": digest} for doc_id, digest in hashes.items()]
         for start in range(0, len(rows), WRITE_BATCH):
-            self.run(queries.SET_SOURCE_HASHES, rows=rows[start : start + WRITE_BATCH])
+            self._run(queries.SET_SOURCE_HASHES, rows=rows[start : start + WRITE_BATCH])
 
     def underived_documents(self) -> list[tuple[str, str]]:
         """Documents whose derived data (duplicates, candidates) an interrupted run left out."""
-        return [(r["id"], r["path"]) for r in self.run(queries.UNDERIVED_DOCUMENTS)]
+        return [(r["id"], r["path"]) for r in self._run(queries.UNDERIVED_DOCUMENTS)]
 
     def collection_documents(self, collection: str, namespace: str | None = None) -> dict[str, str]:
-        records = self.run(queries.COLLECTION_DOCUMENTS, collection=collection, namespace=namespace)
+        records = self._run(
+            queries.COLLECTION_DOCUMENTS, collection=collection, namespace=namespace
+        )
         return {r["id"]: r["path"] for r in records}
 
     def remove_documents(
@@ -218,10 +215,10 @@ class Neo4jGraphStore:
     ) -> int:
         if not ids:
             return 0
-        self.run(queries.CLEAR_STAGED_OF_DOCUMENTS, ids=list(ids))
+        self._run(queries.CLEAR_STAGED_OF_DOCUMENTS, ids=list(ids))
         if mode == "delete":
-            return int(self.run(queries.DELETE_DOCUMENTS, ids=list(ids), by=by)[0]["atoms"])
-        return int(self.run(queries.DEPRECATE_DOCUMENTS, ids=list(ids))[0]["atoms"])
+            return int(self._run(queries.DELETE_DOCUMENTS, ids=list(ids), by=by)[0]["atoms"])
+        return int(self._run(queries.DEPRECATE_DOCUMENTS, ids=list(ids))[0]["atoms"])
 
     def upsert_entities(self, entities: Sequence[Entity]) -> None:
         merged: dict[str, Entity] = {}
@@ -249,7 +246,7 @@ class Neo4jGraphStore:
                 if e.kind is kind
             ]
             for batch in _batches(rows):
-                self.run(queries.UPSERT_ENTITIES[kind], rows=batch)
+                self._run(queries.UPSERT_ENTITIES[kind], rows=batch)
 
     def upsert_relations(self, relations: Sequence[Relation]) -> None:
         for rel_type in RelationType:
@@ -264,68 +261,68 @@ class Neo4jGraphStore:
                 if r.document_id and r.document_id not in row["documents"]:
                     row["documents"].append(r.document_id)
             for batch in _batches(list(merged.values())):
-                self.run(queries.UPSERT_RELATIONS[rel_type], rows=batch)
+                self._run(queries.UPSERT_RELATIONS[rel_type], rows=batch)
 
     def retired_atoms(self) -> frozenset[str]:
         """Ids of atoms a curator merged away or deleted (ingest must not recreate them)."""
-        return frozenset(self.run(queries.RETIRED_ATOMS)[0]["ids"])
+        return frozenset(self._run(queries.RETIRED_ATOMS)[0]["ids"])
 
     def entity_dictionary(self) -> list[DictionaryEntry]:
         return [
             DictionaryEntry(r["id"], r["name"], list(r["aliases"]), r["kind"])
-            for r in self.run(queries.ENTITY_DICTIONARY)
+            for r in self._run(queries.ENTITY_DICTIONARY)
         ]
 
     def save_candidates(self, rows: Sequence[tuple[str, int, list[str]]]) -> None:
         payload = [{"name": n, "count": c, "examples": ex} for n, c, ex in rows]
         for batch in _batches(payload):
-            self.run(queries.SAVE_CANDIDATES, rows=batch)
-        self.run(queries.PRUNE_CANDIDATES)
+            self._run(queries.SAVE_CANDIDATES, rows=batch)
+        self._run(queries.PRUNE_CANDIDATES)
 
     def atom_texts(self) -> list[tuple[str, str, str, str]]:
         """``(atom id, document id, text, document kind)`` of every atom."""
         return [
             (r["id"], r["document_id"], r["text"] or "", r["kind"] or "")
-            for r in self.run(queries.ATOM_TEXTS)
+            for r in self._run(queries.ATOM_TEXTS)
         ]
 
     def link_duplicates(self, pairs: Sequence[tuple[str, str, float]]) -> None:
         payload = [{"duplicate": a, "original": b, "similarity": s} for a, b, s in pairs]
         for batch in _batches(payload):
-            self.run(queries.LINK_DUPLICATES, pairs=batch)
+            self._run(queries.LINK_DUPLICATES, pairs=batch)
 
     def atoms_needing_embedding(self, model: str) -> list[tuple[str, str, str]]:
         """Atoms without a vector of ``model`` (none yet, or another encoder's)."""
-        rows = self.run(queries.ATOMS_NEEDING_EMBEDDING, model=model, legacy=LEGACY_MODEL)
+        rows = self._run(queries.ATOMS_NEEDING_EMBEDDING, model=model, legacy=LEGACY_MODEL)
         return [(r["id"], r["title"], r["text"]) for r in rows]
 
     def set_embeddings(self, rows: Iterable[tuple[str, list[float]]], model: str) -> None:
         payload = [{"id": atom_id, "embedding": vector} for atom_id, vector in rows]
         for batch in _batches(payload):
-            self.run(queries.SET_EMBEDDINGS, rows=batch, model=model)
+            self._run(queries.SET_EMBEDDINGS, rows=batch, model=model)
 
     def embeddings(self, model: str) -> list[tuple[str, int, list[float]]]:
         """The searchable atoms' vectors made by ``model``."""
-        rows = self.run(queries.ALL_EMBEDDINGS, model=model, legacy=LEGACY_MODEL)
+        rows = self._run(queries.ALL_EMBEDDINGS, model=model, legacy=LEGACY_MODEL)
         return [(r["id"], r["version"], r["embedding"]) for r in rows]
 
     def atoms(self, ids: Sequence[str]) -> list[StoredAtom]:
-        by_id = {r["id"]: r for r in self.run(queries.ATOMS_BY_ID, ids=list(ids))}
+        by_id = {r["id"]: r for r in self._run(queries.ATOMS_BY_ID, ids=list(ids))}
         return [_stored_atom(by_id[i]) for i in ids if i in by_id]
 
     def snapshot(self) -> GraphRows:
-        relations = self.run(queries.SNAPSHOT_RELATIONS)
+        relations = self._run(queries.SNAPSHOT_RELATIONS)
         return GraphRows(
-            atoms=[r.data() for r in self.run(queries.SNAPSHOT_ATOMS)],
+            atoms=[r.data() for r in self._run(queries.SNAPSHOT_ATOMS)],
             entities=[
                 DictionaryEntry(r["id"], r["name"], list(r["aliases"]), r["kind"])
-                for r in self.run(queries.SNAPSHOT_ENTITIES)
+                for r in self._run(queries.SNAPSHOT_ENTITIES)
             ],
             relations=[(r["source"], r["name"], r["target"]) for r in relations],
-            mentions=[(r["atom"], r["entity"]) for r in self.run(queries.SNAPSHOT_MENTIONS)],
+            mentions=[(r["atom"], r["entity"]) for r in self._run(queries.SNAPSHOT_MENTIONS)],
             backing=[
                 (r["entity"], r["document"], [a for aliases in r["aliases"] for a in aliases or []])
-                for r in self.run(queries.SNAPSHOT_BACKING)
+                for r in self._run(queries.SNAPSHOT_BACKING)
             ],
             relation_sources={
                 (r["source"], r["name"], r["target"]): list(r["sources"])
@@ -336,7 +333,7 @@ class Neo4jGraphStore:
 
     def record_outside_edits(self, rows: Sequence[dict[str, str]], by: str) -> None:
         """Atoms whose text changed without a version bump: keep the old text as a version."""
-        self.run(queries.RECORD_OUTSIDE_EDITS, rows=list(rows), by=by)
+        self._run(queries.RECORD_OUTSIDE_EDITS, rows=list(rows), by=by)
 
     def atoms_to_relink(self) -> list[AtomLinks]:
         """Atoms people changed, with their links (see ``kg.relink``)."""
@@ -350,12 +347,12 @@ class Neo4jGraphStore:
                 linked=frozenset(r["linked"]),
                 declared=frozenset(r["declared"]),
             )
-            for r in self.run(queries.ATOMS_TO_RELINK)
+            for r in self._run(queries.ATOMS_TO_RELINK)
         ]
 
     def relink(self, plans: Sequence[Relink]) -> None:
         if plans:
-            self.run(
+            self._run(
                 queries.RELINK_ATOMS,
                 rows=[
                     {"id": p.id, "add": p.add, "remove": p.remove, "link_hash": p.link_hash}
@@ -365,18 +362,18 @@ class Neo4jGraphStore:
 
     def feedback_events(self) -> list[tuple[str, str, str, str]]:
         """``(question, atom id, kind, voter)`` of every vote on an answer."""
-        rows = self.run(queries.FEEDBACK_EVENTS)
+        rows = self._run(queries.FEEDBACK_EVENTS)
         return [(r["question"], r["atom"], r["kind"], r["voter"]) for r in rows]
 
     def flag_stale(self, days: int) -> int:
         """Flag atoms unverified for ``days`` for review; returns how many were flagged."""
-        return int(self.run(queries.FLAG_STALE, days=days)[0]["flagged"])
+        return int(self._run(queries.FLAG_STALE, days=days)[0]["flagged"])
 
     def graph_fingerprint(self) -> str:
         """Changes whenever anything search depends on changes (needs APOC; without it, the
         fingerprint is computed here from the whole snapshot)."""
         try:
-            return str(self.run(queries.GRAPH_FINGERPRINT)[0]["fingerprint"])
+            return str(self._run(queries.GRAPH_FINGERPRINT)[0]["fingerprint"])
         except neo4j.exceptions.ClientError as exc:
             if "apoc" not in str(exc).lower():
                 raise
@@ -391,11 +388,11 @@ class Neo4jGraphStore:
 
     def ping(self) -> None:
         """Raise ``GraphUnavailableError`` unless Neo4j answers a trivial query."""
-        self.run(queries.PING)
+        self._run(queries.PING)
 
     def atom_neighbourhood(self, atom_id: str) -> tuple[list[dict[str, Any]], list[str]]:
         """An atom's duplicates (with their visibility fields) and its feedback kinds."""
-        rows = self.run(queries.ATOM_NEIGHBOURHOOD, id=atom_id)
+        rows = self._run(queries.ATOM_NEIGHBOURHOOD, id=atom_id)
         if not rows:
             return [], []
         duplicates = [d for d in rows[0]["duplicates"] if d["id"] is not None]
@@ -404,17 +401,17 @@ class Neo4jGraphStore:
     def entity(self, entity_id: str, viewer: Viewer) -> dict[str, Any] | None:
         """An entity with the aliases and description ``viewer`` may see; None when there is
         no such entity or nothing ``viewer`` may see backs it."""
-        rows = self.run(queries.ENTITY, id=entity_id, **_who(viewer))
+        rows = self._run(queries.ENTITY, id=entity_id, **_who(viewer))
         return rows[0].data() if rows else None
 
     def entity_relations(self, entity_id: str, limit: int, viewer: Viewer) -> list[dict[str, Any]]:
         """Relations to entities ``viewer`` may see, stated by documents it may see."""
-        rows = self.run(queries.ENTITY_RELATIONS, id=entity_id, limit=limit, **_who(viewer))
+        rows = self._run(queries.ENTITY_RELATIONS, id=entity_id, limit=limit, **_who(viewer))
         return [r.data() for r in rows]
 
-    def entity_atoms(self, entity_id: str, statuses: Sequence[str]) -> list[dict[str, Any]]:
+    def entity_atoms(self, entity_id: str, statuses: Collection[str]) -> list[dict[str, Any]]:
         """Ids and visibility fields of the atoms mentioning an entity, newest first."""
-        rows = self.run(queries.ENTITY_ATOMS, id=entity_id, statuses=list(statuses))
+        rows = self._run(queries.ENTITY_ATOMS, id=entity_id, statuses=list(statuses))
         return [r.data() for r in rows]
 
     def find_entities(
@@ -422,8 +419,8 @@ class Neo4jGraphStore:
     ) -> tuple[list[dict[str, Any]], int]:
         """Entities ``viewer`` may see by name or visible alias; mentions count its atoms."""
         params = {"q": q or None, "kind": kind, **_who(viewer)}
-        rows = self.run(queries.FIND_ENTITIES, offset=offset, limit=limit, **params)
-        total = self.run(queries.COUNT_ENTITIES, **params)[0]["total"]
+        rows = self._run(queries.FIND_ENTITIES, offset=offset, limit=limit, **params)
+        total = self._run(queries.COUNT_ENTITIES, **params)[0]["total"]
         return [r.data() for r in rows], int(total)
 
     def record_answer(
@@ -442,7 +439,7 @@ class Neo4jGraphStore:
         showed instead); ``who``: key_id, team, user, channel. Declined answers are the
         knowledge gaps (``gaps``)."""
         citations = [{"atom_id": a, "rank": i} for i, a in enumerate(atom_ids, start=1)]
-        self.run(
+        self._run(
             queries.RECORD_ANSWER,
             id=answer_id,
             question=question,
@@ -456,13 +453,13 @@ class Neo4jGraphStore:
 
     def gaps(self, since: datetime, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
         """Questions asked since ``since`` that found no reliable answer, most asked first."""
-        rows = self.run(queries.GAPS, since=since, offset=offset, limit=limit)
-        total = self.run(queries.COUNT_GAPS, since=since)[0]["total"]
+        rows = self._run(queries.GAPS, since=since, offset=offset, limit=limit)
+        total = self._run(queries.COUNT_GAPS, since=since)[0]["total"]
         return [r.data() for r in rows], int(total)
 
     def answer_atoms(self, answer_id: str) -> list[str] | None:
         """The atoms an answer cited; ``None`` when there is no such answer."""
-        rows = self.run(queries.ANSWER, id=answer_id)
+        rows = self._run(queries.ANSWER, id=answer_id)
         return list(rows[0]["atoms"]) if rows else None
 
     def record_feedback(
@@ -475,7 +472,7 @@ class Neo4jGraphStore:
     ) -> str:
         """A feedback event linked to its atoms (and answer); returns its creation time.
         ``fields``: comment, deal, key_id, team, user."""
-        rows = self.run(
+        rows = self._run(
             queries.RECORD_FEEDBACK,
             id=feedback_id,
             kind=kind,
@@ -490,50 +487,87 @@ class Neo4jGraphStore:
     ) -> list[Contribution]:
         """Per person, their atoms and how they were used, ranked by 贡献度
         (``kg.contributions``). ``since`` limits answers and feedback; ``team`` the atoms."""
-        rows = self.run(queries.CONTRIBUTIONS, since=since, team=team, unattributed=UNATTRIBUTED)
+        rows = self._run(queries.CONTRIBUTIONS, since=since, team=team, unattributed=UNATTRIBUTED)
         return rank(Contribution(**r.data()) for r in rows)
 
     # -- ingest jobs (the API's upload queue; its state lives here so any worker reads it) --
     def create_job(self, job_id: str, **fields: Any) -> None:
         """``fields``: key_id, team, collection, files, worker, options (JSON), size."""
-        self.run(queries.CREATE_JOB, id=job_id, **fields)
+        self._run(queries.CREATE_JOB, id=job_id, **fields)
 
     def update_job(
         self, job_id: str, state: str, report: str | None = None, error: str | None = None
     ) -> None:
-        self.run(queries.UPDATE_JOB, id=job_id, state=state, report=report, error=error)
+        self._run(queries.UPDATE_JOB, id=job_id, state=state, report=report, error=error)
 
     def job(self, job_id: str) -> dict[str, Any] | None:
-        rows = self.run(queries.JOB, id=job_id)
+        rows = self._run(queries.JOB, id=job_id)
         return rows[0].data() if rows else None
 
     def jobs(self, key_id: str | None, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
         """A page of jobs, newest first (of one key, or of all when ``key_id`` is None)."""
-        rows = self.run(queries.LIST_JOBS, key_id=key_id, offset=offset, limit=limit)
-        total = self.run(queries.COUNT_JOBS, key_id=key_id)[0]["total"]
+        rows = self._run(queries.LIST_JOBS, key_id=key_id, offset=offset, limit=limit)
+        total = self._run(queries.COUNT_JOBS, key_id=key_id)[0]["total"]
         return [r.data() for r in rows], int(total)
 
     def unfinished_jobs(self) -> list[dict[str, Any]]:
-        return [r.data() for r in self.run(queries.UNFINISHED_JOBS)]
+        return [r.data() for r in self._run(queries.UNFINISHED_JOBS)]
 
     def claim_job(self, job_id: str, previous: str | None, worker: str) -> bool:
         """Take over a job from a process that is gone; False when another worker did."""
-        return bool(self.run(queries.CLAIM_JOB, id=job_id, previous=previous, worker=worker))
+        return bool(self._run(queries.CLAIM_JOB, id=job_id, previous=previous, worker=worker))
 
     def abandon_job(self, job_id: str, error: str) -> None:
-        self.run(queries.ABANDON_JOB, id=job_id, error=error)
+        self._run(queries.ABANDON_JOB, id=job_id, error=error)
+
+    # -- API keys (api/keys.py issues and checks them; only a key's SHA-256 is stored) ------
+    def create_api_key(
+        self,
+        key_id: str,
+        *,
+        name: str,
+        digest: str,
+        scopes: Sequence[str],
+        team: str | None,
+        user: str | None,
+    ) -> None:
+        self._run(
+            queries.CREATE_API_KEY,
+            id=key_id,
+            name=name,
+            hash=digest,
+            scopes=list(scopes),
+            team=team,
+            user=user,
+        )
+
+    def api_key(self, key_id: str) -> dict[str, Any] | None:
+        """A key's id, name, hash, scopes, team, user and times; None when there is none."""
+        rows = self._run(queries.API_KEY, id=key_id)
+        return _api_key(rows[0]) if rows else None
+
+    def api_keys(self) -> list[dict[str, Any]]:
+        """Every key, oldest first."""
+        return [_api_key(r) for r in self._run(queries.LIST_API_KEYS)]
+
+    def revoke_api_key(self, key_id: str) -> bool:
+        """True when an active key was revoked."""
+        return bool(self._run(queries.REVOKE_API_KEY, id=key_id))
+
+    def touch_api_key(self, key_id: str) -> None:
+        self._run(queries.TOUCH_API_KEY, id=key_id)
 
     # -- conversations (issue 16): follow-up questions, kept per API key --------------------
     def last_turn(self, conversation_id: str, key_id: str) -> dict[str, Any] | None:
         """The last turn of a conversation of ``key_id`` (``n`` None before the first); None
         when the key has no such conversation (another key's included)."""
-        rows = self.run(queries.CONVERSATION_LAST_TURN, id=conversation_id, key_id=key_id)
+        rows = self._run(queries.CONVERSATION_LAST_TURN, id=conversation_id, key_id=key_id)
         return rows[0].data() if rows else None
 
     def start_conversation(
         self, conversation_id: str, key_id: str, team: str | None, user: str | None
     ) -> None:
-        self.run(
+        self._run(
             queries.START_CONVERSATION, id=conversation_id, key_id=key_id, team=team, user=user
         )
 
@@ -541,30 +575,30 @@ class Neo4jGraphStore:
         """Append a turn; its number, or None when the key has no such conversation.
         ``turn``: question, resolved, subject, followup, intent, answer_id, answered,
         channel."""
-        rows = self.run(queries.ADD_TURN, id=conversation_id, key_id=key_id, **turn)
+        rows = self._run(queries.ADD_TURN, id=conversation_id, key_id=key_id, **turn)
         return int(rows[0]["n"]) if rows else None
 
     def conversation(self, conversation_id: str, key_id: str, limit: int) -> dict[str, Any] | None:
         """A conversation of ``key_id`` with its first ``limit`` turns; None otherwise."""
-        rows = self.run(queries.CONVERSATION_TURNS, id=conversation_id, key_id=key_id, limit=limit)
+        rows = self._run(queries.CONVERSATION_TURNS, id=conversation_id, key_id=key_id, limit=limit)
         return rows[0].data() if rows else None
 
     def delete_old_conversations(self, days: int, limit: int = 1000) -> int:
         """Delete up to ``limit`` conversations untouched for ``days`` days, with their turns."""
-        rows = self.run(queries.DELETE_OLD_CONVERSATIONS, days=days, limit=limit)
+        rows = self._run(queries.DELETE_OLD_CONVERSATIONS, days=days, limit=limit)
         return int(rows[0]["deleted"]) if rows else 0
 
     def counts(self) -> dict[str, int]:
-        record = self.run(queries.COUNTS)[0]
-        return {key: int(value) for key, value in record.items()}
+        record = self._run(queries.COUNTS)[0]
+        return {key: int(value) for key, value in record.data().items()}
 
     def server_info(self) -> dict[str, str]:
         """Neo4j and APOC versions, for status pages."""
         info = {}
-        for record in self.run(queries.COMPONENTS):
+        for record in self._run(queries.COMPONENTS):
             info[record["name"]] = f"{record['versions'][0]} {record['edition']}"
         try:
-            info["APOC"] = self.run(queries.APOC_VERSION)[0]["version"]
+            info["APOC"] = self._run(queries.APOC_VERSION)[0]["version"]
         except neo4j.exceptions.ClientError:
             info["APOC"] = "not installed"
         return info
@@ -584,31 +618,31 @@ class Neo4jGraphStore:
             "statuses": [s.value for s in CurationStatus],
             "visibilities": [v.value for v in Visibility],
         }
-        rows = self.run(page, offset=offset, limit=limit, **params)
-        total = self.run(count, **params)[0]["total"]
+        rows = self._run(page, offset=offset, limit=limit, **params)
+        total = self._run(count, **params)[0]["total"]
         return [r.data() for r in rows], int(total)
 
     def caption_atoms(self) -> int:
         """Bring every atom's ``caption`` (Neo4j Browser shows it: curation/style.grass) in
         line with its type and title; returns how many atoms changed."""
-        return int(self.run(queries.SET_ATOM_CAPTIONS)[0]["captioned"])
+        return int(self._run(queries.SET_ATOM_CAPTIONS)[0]["captioned"])
 
     # -- briefs and pushes (issue 17) --------------------------------------------------------
     def seed_push_rules(self, rules: Sequence[dict[str, Any]]) -> int:
         """Write the default push rules at the first start only; how many were written."""
-        return int(self.run(queries.SEED_PUSH_RULES, rules=list(rules))[0]["seeded"])
+        return int(self._run(queries.SEED_PUSH_RULES, rules=list(rules))[0]["seeded"])
 
     def push_rules(self) -> list[dict[str, Any]]:
-        return [dict(r["rule"]) for r in self.run(queries.PUSH_RULES)]
+        return [dict(r["rule"]) for r in self._run(queries.PUSH_RULES)]
 
     def replace_push_rules(self, rules: Sequence[dict[str, Any]], by: str) -> None:
-        self.run(queries.REPLACE_PUSH_RULES, rules=list(rules), by=by)
+        self._run(queries.REPLACE_PUSH_RULES, rules=list(rules), by=by)
 
     def record_opportunity(self, key: str, **fields: Any) -> dict[str, Any]:
         """Note an event on an opportunity; returns what it held before (``competitors``,
         ``stage``, ``previous``: the event's metric's last value). ``fields``: id, namespace,
         customer, stage, competitors, metric, value."""
-        return self.run(queries.RECORD_OPPORTUNITY, key=key, **fields)[0].data()
+        return self._run(queries.RECORD_OPPORTUNITY, key=key, **fields)[0].data()
 
     def create_push(self, row: dict[str, Any], per_hour: int) -> str:
         """A push, unless one of the same dedup key exists (``duplicate``) or its rep had
@@ -633,7 +667,7 @@ class Neo4jGraphStore:
             return "duplicate"
 
     def claim_pushes(self, worker: str, limit: int, lease_s: float) -> list[dict[str, Any]]:
-        rows = self.run(queries.CLAIM_PUSHES, worker=worker, limit=limit, lease_ms=lease_s * 1000)
+        rows = self._run(queries.CLAIM_PUSHES, worker=worker, limit=limit, lease_ms=lease_s * 1000)
         return [r.data() for r in rows]
 
     def finish_push(
@@ -648,7 +682,7 @@ class Neo4jGraphStore:
     ) -> bool:
         """Record a delivery's outcome; False when the worker's lease was taken over."""
         retry_ms = None if retry_s is None else retry_s * 1000
-        rows = self.run(
+        rows = self._run(
             queries.FINISH_PUSH,
             id=push_id,
             worker=worker,
@@ -669,8 +703,8 @@ class Neo4jGraphStore:
     ) -> tuple[list[dict[str, Any]], int]:
         """A page of pushes, newest first, of one namespace (or all when None)."""
         params = {"namespace": namespace, "opportunity_id": opportunity_id, "state": state}
-        rows = self.run(queries.LIST_PUSHES, offset=offset, limit=limit, **params)
-        total = self.run(queries.COUNT_PUSHES, **params)[0]["total"]
+        rows = self._run(queries.LIST_PUSHES, offset=offset, limit=limit, **params)
+        total = self._run(queries.COUNT_PUSHES, **params)[0]["total"]
         return [dict(r["push"]) for r in rows], int(total)
 
     def close(self) -> None:
@@ -749,7 +783,7 @@ class _WriteRows:
 def _check_writable(tx: neo4j.ManagedTransaction, rows: _WriteRows, writer: Writer) -> None:
     """Refuse (``PermissionDeniedError``, nothing written) documents ``writer`` may not
     change, and atom ids of another document."""
-    who = {"team": writer.team, "user": writer.user, "trusted": writer.trusted}
+    who: dict[str, Any] = {"team": writer.team, "user": writer.user, "trusted": writer.trusted}
     for batch in _batches(rows.docs):
         refused = list(tx.run(queries.FORBIDDEN_DOCUMENTS, docs=batch, **who))
         if refused:
@@ -779,6 +813,16 @@ def _write_atoms(
         tx.run(queries.FLAG_SOURCE_REMOVED, ids=rows.orphaned)
     for batch in _batches(rows.mentions):
         tx.run(mention, rows=batch)
+
+
+def _write_staged(tx: neo4j.ManagedTransaction, rows: _WriteRows, writer: Writer) -> None:
+    """One part of a large document's new atoms, staged until the document commits."""
+    _write_atoms(tx, rows, writer, queries.STAGE_ATOMS, queries.SET_STAGED_MENTIONS)
+
+
+def _write_upserted(tx: neo4j.ManagedTransaction, rows: _WriteRows, writer: Writer) -> None:
+    """One part of a large document's changed atoms, written in place."""
+    _write_atoms(tx, rows, writer, queries.UPSERT_ATOMS, queries.SET_MENTIONS)
 
 
 @contextmanager
@@ -854,6 +898,14 @@ def _stored_atom(r: neo4j.Record) -> StoredAtom:
         document_title=_text(r["document_title"]),
         document_path=_text(r["document_path"]),
     )
+
+
+def _api_key(r: neo4j.Record) -> dict[str, Any]:
+    row = r.data()
+    for field_name in ("created_at", "revoked_at", "last_used_at"):
+        value = row[field_name]
+        row[field_name] = value.to_native() if value is not None else None
+    return row
 
 
 def _text(value: Any) -> str:

@@ -18,30 +18,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
 from kg.dictionary import EntityDictionary
-
-
-@dataclass(frozen=True)
-class AtomLinks:
-    """A changed atom's text and its current links."""
-
-    id: str
-    title: str
-    text: str
-    link_hash: str | None
-    automatic: frozenset[str]  # links made by ingest or by this relinking
-    linked: frozenset[str]  # every link, curators' included
-    declared: frozenset[str]  # entities the atom's document is about
-
-
-@dataclass(frozen=True)
-class Relink:
-    id: str
-    add: list[str]
-    remove: list[str]
-    link_hash: str
+from kg.models import AtomLinks, Relink
 
 
 def link_hash(dictionary: EntityDictionary, title: str, text: str) -> str:

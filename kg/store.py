@@ -1,16 +1,20 @@
-"""The ``GraphStore`` interface: what the rest of SalesKG needs from the graph."""
+"""The ``GraphStore`` interface: what the library packages need from the graph, by role.
+
+``IngestStore`` (ingest), ``IndexStore`` (the index sync) and ``ServingStore`` (answering)
+each name one caller's needs; ``GraphStore`` is their union, with set-up and close. The
+service's own roles (keys, jobs, conversations, pushes, the knowledge routes) are in
+``kg/service_store.py``. Implementations: ``kg/neo4j_store.py``; the unit tests' in-memory
+fake (``tests/unit/fakes.py``). Both pass the same contract tests (``tests/contracts/``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from kg.access import Writer
-from kg.models import Atom, Document, Entity, Relation
-
-if TYPE_CHECKING:
-    from kg.relink import AtomLinks, Relink
+from kg.models import Atom, AtomLinks, DictionaryEntry, Document, Entity, Relation, Relink
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,16 @@ class StoredAtom:
     atom: Atom
     document_title: str
     document_path: str
+
+    def live_meta(self) -> dict[str, str]:
+        """The fields access rules and filters read, as the graph holds them now."""
+        return {
+            "type": self.atom.type.value,
+            "status": self.atom.status.value,
+            "visibility": self.atom.visibility.value,
+            "team": self.atom.team or "",
+            "owner": self.atom.owner or "",
+        }
 
 
 @dataclass(frozen=True)
@@ -35,16 +49,6 @@ class DocumentState:
     derived: bool = True  # near-duplicates and candidates of its atoms are in the graph
     access: list[dict[str, str | None]] = field(default_factory=list)  # its atoms' visibility
     source_hash: str | None = None  # the file's bytes and how they were read, last written
-
-
-@dataclass(frozen=True)
-class DictionaryEntry:
-    """An entity as the linker needs it."""
-
-    id: str
-    name: str
-    aliases: list[str]
-    kind: str
 
 
 @dataclass(frozen=True)
@@ -82,10 +86,9 @@ class GraphRows:
     relation_sources: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
 
 
-class GraphStore(Protocol):
-    """Persistence of documents, atoms, entities, relations and embeddings."""
-
-    def ensure_schema(self, dimensions: int) -> None: ...
+class IngestStore(Protocol):
+    """What ingest needs (``ingest/pipeline.py``): documents' states, their writes and
+    removals, the entity layer, near-duplicates and candidates."""
 
     def document_states(self, ids: Sequence[str]) -> dict[str, DocumentState]: ...
 
@@ -121,7 +124,26 @@ class GraphStore(Protocol):
 
     def link_duplicates(self, pairs: Sequence[tuple[str, str, float]]) -> None: ...
 
+
+class IndexStore(Protocol):
+    """What the index sync needs (``retrieval/index/sync.py``): embeddings, the in-memory
+    snapshot, relinking of curated atoms, and feedback."""
+
     def atoms_needing_embedding(self, model: str) -> list[tuple[str, str, str]]: ...
+
+    def set_embeddings(self, rows: Iterable[tuple[str, list[float]]], model: str) -> None: ...
+
+    def embeddings(self, model: str) -> list[tuple[str, int, list[float]]]: ...
+
+    def snapshot(self) -> GraphRows: ...
+
+    def graph_fingerprint(self) -> str:
+        """Changes whenever anything search depends on changes ("" when it cannot tell)."""
+        ...
+
+    def entity_dictionary(self) -> list[DictionaryEntry]: ...
+
+    def underived_documents(self) -> list[tuple[str, str]]: ...
 
     def record_outside_edits(self, rows: Sequence[dict[str, str]], by: str) -> None: ...
 
@@ -131,17 +153,18 @@ class GraphStore(Protocol):
 
     def feedback_events(self) -> list[tuple[str, str, str, str]]: ...
 
-    def set_embeddings(self, rows: Iterable[tuple[str, list[float]]], model: str) -> None: ...
 
-    def embeddings(self, model: str) -> list[tuple[str, int, list[float]]]: ...
+class ServingStore(Protocol):
+    """What answering a question needs: the chosen atoms with their documents."""
 
     def atoms(self, ids: Sequence[str]) -> list[StoredAtom]: ...
 
-    def snapshot(self) -> GraphRows: ...
 
-    def graph_fingerprint(self) -> str:
-        """Changes whenever anything search depends on changes ("" when it cannot tell)."""
-        ...
+class GraphStore(IngestStore, IndexStore, ServingStore, Protocol):
+    """Persistence of documents, atoms, entities, relations and embeddings: every role
+    the library packages need, and what sets the graph up and closes it."""
+
+    def ensure_schema(self, dimensions: int) -> None: ...
 
     def counts(self) -> dict[str, int]: ...
 

@@ -14,7 +14,7 @@ never buries a strong match or promotes an unrelated atom (fused scores span abo
   ``WEIGHT / 2`` (0.1); one vote moves it by 0.009.
 
 Votes are counted per distinct voter (a user, else a key): one person clicking ten times is
-one vote. ``retrieval/feedback_eval.py`` measures both effects on the golden set.
+one vote. ``retrieval/evaluation/feedback_eval.py`` measures both effects on the golden set.
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 PRIOR_VOTES = 10.0
 WEIGHT = 0.2
@@ -60,7 +62,7 @@ def prior(counts: FeedbackCounts) -> float:
     """The atom's smoothed approval rate minus neutral: in (-0.5, 0.5), 0 without feedback."""
     positive = sum(getattr(counts, kind) * w for kind, w in POSITIVE.items())
     negative = sum(getattr(counts, kind) * w for kind, w in NEGATIVE.items())
-    rate = (positive + 0.5 * PRIOR_VOTES) / (positive + negative + PRIOR_VOTES)
+    rate: float = (positive + 0.5 * PRIOR_VOTES) / (positive + negative + PRIOR_VOTES)
     return rate - 0.5
 
 
@@ -76,10 +78,10 @@ class FeedbackMemory:
     """Questions that got feedback on their answers, and the votes on each answer's atoms."""
 
     questions: list[str] = field(default_factory=list)
-    vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    vectors: NDArray[Any] = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     votes: list[list[Vote]] = field(default_factory=list)  # per question
 
-    def bonus(self, query_vector: np.ndarray) -> dict[str, float]:
+    def bonus(self, query_vector: NDArray[Any]) -> dict[str, float]:
         """Score adjustments for a question, from the votes on similar questions."""
         if not self.questions:
             return {}
@@ -118,7 +120,7 @@ class FeedbackMemory:
 
 
 def memory_from_events(
-    events: Sequence[tuple[str, str, str, str]], embed: Callable[[list[str]], np.ndarray]
+    events: Sequence[tuple[str, str, str, str]], embed: Callable[[list[str]], NDArray[Any]]
 ) -> FeedbackMemory:
     """``(question, atom id, kind, voter)`` rows into a memory; ``embed`` embeds questions."""
     by_question: dict[str, list[Vote]] = defaultdict(list)

@@ -1,21 +1,21 @@
 """The served retriever: how the API ranks atoms over an index bundle.
 
-One assembly for everything that must rank exactly as the server does: `api/runtime.py` builds
-the search service with it, and `skg eval` (retrieval/evaluation.py) measures it.
+One assembly for everything that must rank exactly as the server does: `api/assembly.py` builds
+the search service with it, and `skg eval` (retrieval/evaluation/benchmark.py) measures it.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from retrieval.dense import DenseRetriever
 from retrieval.embedding.base import Embedder
 from retrieval.embedding.cached import CachedQueryEmbedder
-from retrieval.graph import GraphRetriever
-from retrieval.hybrid import HybridRetriever
-from retrieval.index_bundle import IndexBundle
-from retrieval.lexical import LexicalRetriever
+from retrieval.index.bundle import IndexBundle
 from retrieval.query import QueryAnalyzer
+from retrieval.retrievers.dense import DenseRetriever
+from retrieval.retrievers.graph import GraphRetriever
+from retrieval.retrievers.hybrid import HybridRetriever
+from retrieval.retrievers.lexical import LexicalRetriever
 
 
 def served_retriever(

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from kg.errors import BadQueryError
-from kg.store import GraphStore, StoredAtom
-from retrieval.answer import Answer, compose, decline
-from retrieval.hybrid import Filters, FusedHit, HybridRetriever
+from kg.store import ServingStore, StoredAtom
+from retrieval.answers.answer import Answer, compose, decline
 from retrieval.query import Query, QueryAnalyzer
+from retrieval.retrievers.hybrid import Filters, FusedHit, HybridRetriever
 
 MAX_QUERY_CHARS = 500
 MAX_LEADS = 3  # nearest atoms shown, marked as leads, when the answer declines
@@ -32,7 +32,9 @@ class SearchResponse:
     total: int = 0  # candidates that passed the filters, within the retrieval depth
     offset: int = 0
     stale: int = 0  # hits the graph no longer admits (changed since the index was loaded)
-    confidence: float = 1.0  # how sure the knowledge is of an answer (retrieval/confidence.py)
+    confidence: float = (
+        1.0  # how sure the knowledge is of an answer (retrieval/retrievers/confidence.py)
+    )
     answered: bool = True  # confidence at or above the threshold chosen on dev splits
 
 
@@ -45,7 +47,7 @@ class SearchService:
         self,
         analyzer: QueryAnalyzer,
         retriever: HybridRetriever,
-        store: GraphStore,
+        store: ServingStore,
         polisher: Polisher | None = None,
     ) -> None:
         self._analyzer = analyzer
@@ -130,16 +132,5 @@ class SearchService:
                 by_id[stored.atom.id].path,
             )
             for stored in self._store.atoms([h.atom_id for h in hits])
-            if filters.admits_live(_live_meta(stored))
+            if filters.admits_live(stored.live_meta())
         ]
-
-
-def _live_meta(stored: StoredAtom) -> dict[str, str]:
-    atom = stored.atom
-    return {
-        "type": atom.type.value,
-        "status": atom.status.value,
-        "visibility": atom.visibility.value,
-        "team": atom.team or "",
-        "owner": atom.owner or "",
-    }

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from kg.dictionary import normalize
-from retrieval.graph import GraphSnapshot, relation_key
+from retrieval.retrievers.graph import GraphSnapshot, relation_key
 
 Allow = Callable[[Mapping[str, str]], bool]
 

@@ -1,5 +1,5 @@
-"""Train the learned fusion (retrieval/ranker.py) on dev splits only, and write
-retrieval/fusion_model.json.
+"""Train the learned fusion (retrieval/retrievers/ranker.py) on dev splits only, and write
+retrieval/retrievers/fusion_model.json.
 
 Dev questions of every set: golden, colloquial and known-item over the sample knowledge (with
 its graph), and the CMRC 2018 trial's dev articles at sentence level, untitled and titled. For
@@ -22,15 +22,15 @@ from pathlib import Path
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from api import runtime
+from api import assembly
 from api.evaluate import graph_for_corpus, merged, named_set
 from api.settings import Settings
-from retrieval.beir import BeirData, cmrc_to_beir, load_splits
-from retrieval.confidence import ConfidenceModel, question_signals
 from retrieval.embedding.cached import CachedQueryEmbedder
-from retrieval.evaluation import corpus_bundle, embed_corpus
-from retrieval.metrics import ndcg_at
-from retrieval.ranker import FEATURES, MODEL_FILE, FusionModel, candidate_features
+from retrieval.evaluation.beir import BeirData, cmrc_to_beir, load_splits
+from retrieval.evaluation.benchmark import corpus_bundle, embed_corpus
+from retrieval.evaluation.ranking_metrics import ndcg_at
+from retrieval.retrievers.confidence import ConfidenceModel, question_signals
+from retrieval.retrievers.ranker import FEATURES, MODEL_FILE, FusionModel, candidate_features
 from retrieval.served import served_retriever
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -165,7 +165,7 @@ def main() -> None:
     if args.features and args.features.exists():
         rows = pickle.loads(args.features.read_bytes())
     else:
-        embedder = runtime.load_embedder(settings)
+        embedder = assembly.load_embedder(settings)
         rows = []
         for name, data, graph in dev_sets():
             rows += question_features(name, data, graph, embedder, cache)

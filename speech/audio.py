@@ -13,10 +13,11 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import av
 import numpy as np
+from numpy.typing import NDArray
 
 from kg.errors import AudioError
 from speech.formats import SUPPORTED_NAMES, sniff
@@ -48,7 +49,7 @@ class AudioLimits:
     decode_seconds: float = 10.0
 
 
-def decode(source: Path | BinaryIO, limits: AudioLimits = AudioLimits()) -> np.ndarray:
+def decode(source: Path | BinaryIO, limits: AudioLimits = AudioLimits()) -> NDArray[Any]:
     """Decode an allowed container's first audio stream; raise ``AudioError`` with a reason a
     person understands."""
     data = _read(source, limits)
@@ -84,14 +85,15 @@ def _read(source: Path | BinaryIO, limits: AudioLimits) -> bytes:
     return data
 
 
-def _decode(data: bytes, demuxer: str, limits: AudioLimits) -> np.ndarray:
+def _decode(data: bytes, demuxer: str, limits: AudioLimits) -> NDArray[Any]:
     deadline = time.monotonic() + limits.decode_seconds
     options = {**CONTAINER_OPTIONS, **DEMUXER_OPTIONS.get(demuxer, {})}
-    chunks: list[np.ndarray] = []
+    chunks: list[NDArray[Any]] = []
     total = 0
     try:
         with av.open(
             io.BytesIO(data),
+            mode="r",
             format=demuxer,
             container_options=options,
             metadata_errors="replace",

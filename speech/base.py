@@ -7,9 +7,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-import numpy as np
+from numpy.typing import NDArray
 
 # Whisper writes Traditional characters without this nudge (and sometimes with it).
 MANDARIN_PROMPT = "以下是普通话的句子。"
@@ -36,7 +36,7 @@ class Transcriber(Protocol):
     name: str
 
     def transcribe(
-        self, samples: np.ndarray, prompt: str = MANDARIN_PROMPT, *, deadline: float | None = None
+        self, samples: NDArray[Any], prompt: str = MANDARIN_PROMPT, *, deadline: float | None = None
     ) -> Transcript: ...
 
 

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import jiwer
+
 from kg.errors import AudioError
 from speech.audio import decode
 from speech.recognizer import SpeechRecognizer
@@ -26,13 +28,11 @@ def normalize(text: str) -> str:
 
 
 def edit_distance(a: str, b: str) -> int:
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, start=1):
-        current = [i]
-        for j, cb in enumerate(b, start=1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
+    """Character edits (substitutions, deletions, insertions) that turn ``a`` into ``b``."""
+    if not a:  # jiwer refuses an empty reference: every character of ``b`` is an insertion
+        return len(b)
+    found = jiwer.process_characters(a, b)
+    return found.substitutions + found.deletions + found.insertions
 
 
 def cer(reference: str, hypothesis: str) -> float:

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from numpy.typing import NDArray
 
 from kg.errors import ModelError
 from speech.audio import SAMPLE_RATE
@@ -42,7 +42,7 @@ class OpenAIWhisperTranscriber:
         logger.info("loaded openai-whisper checkpoint %s", checkpoint)
 
     def transcribe(
-        self, samples: np.ndarray, prompt: str = MANDARIN_PROMPT, *, deadline: float | None = None
+        self, samples: NDArray[Any], prompt: str = MANDARIN_PROMPT, *, deadline: float | None = None
     ) -> Transcript:
         started = time.perf_counter()
         with self._deadline.until(deadline):

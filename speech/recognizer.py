@@ -9,8 +9,9 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from typing import Any
 
-import numpy as np
+from numpy.typing import NDArray
 
 from kg.errors import AudioError
 from speech.audio import SAMPLE_RATE
@@ -84,7 +85,7 @@ class SpeechRecognizer:
         """How many times this recognizer has run Whisper (refused audio does not count)."""
         return self._whisper_calls
 
-    def recognize(self, samples: np.ndarray) -> Recognition:
+    def recognize(self, samples: NDArray[Any]) -> Recognition:
         """Raises:
         AudioError: no speech in the audio, or the transcription budget was spent."""
         vad_seconds, speech_seconds = 0.0, None
@@ -111,7 +112,7 @@ class SpeechRecognizer:
         corrected = self._corrector.correct(raw.text)
         return Recognition(raw, corrected.text, corrected.changes, vad_seconds, speech_seconds)
 
-    def _transcribe(self, samples: np.ndarray) -> Transcript:
+    def _transcribe(self, samples: NDArray[Any]) -> Transcript:
         with self._calls_lock:
             self._whisper_calls += 1
         budget = self._screening.transcribe_seconds

@@ -4,8 +4,10 @@ download), run by onnxruntime on the CPU in a few milliseconds per clip."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from kg.errors import ModelError
 from speech.audio import SAMPLE_RATE
@@ -51,7 +53,7 @@ class SileroVoiceDetector:
             raise ModelError(f"Silero VAD cannot be loaded: {exc}") from exc
         logger.info("loaded %s (threshold %.2f)", self.name, threshold)
 
-    def speech_spans(self, samples: np.ndarray) -> list[SpeechSpan]:
+    def speech_spans(self, samples: NDArray[Any]) -> list[SpeechSpan]:
         from faster_whisper.vad import get_speech_timestamps
 
         if samples.size == 0:

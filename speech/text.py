@@ -13,4 +13,4 @@ def _converter() -> OpenCC:
 
 
 def to_simplified(text: str) -> str:
-    return _converter().convert(text).strip()
+    return str(_converter().convert(text)).strip()

@@ -7,9 +7,9 @@ or broken microphone) are refused in milliseconds instead of making Whisper hall
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-import numpy as np
+from numpy.typing import NDArray
 
 from speech.audio import SAMPLE_RATE
 
@@ -27,14 +27,14 @@ class VoiceDetector(Protocol):
 
     name: str
 
-    def speech_spans(self, samples: np.ndarray) -> list[SpeechSpan]: ...
+    def speech_spans(self, samples: NDArray[Any]) -> list[SpeechSpan]: ...
 
 
 def speech_samples(spans: list[SpeechSpan]) -> int:
     return sum(span.end - span.start for span in spans)
 
 
-def trim(samples: np.ndarray, spans: list[SpeechSpan], min_cut_s: float = 1.0) -> np.ndarray:
+def trim(samples: NDArray[Any], spans: list[SpeechSpan], min_cut_s: float = 1.0) -> NDArray[Any]:
     """Drop the non-speech before the first span and after the last (pauses inside are kept),
     at each end only when it lasts at least ``min_cut_s`` seconds.
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from api import runtime
+from api import assembly
 from api.settings import Settings
 from kg.neo4j_store import Neo4jGraphStore, connect
 
@@ -58,7 +58,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="session")
 def neo4j_server(settings: Settings) -> Iterator[None]:
-    server = runtime.local_server(settings)
+    server = assembly.local_server(settings)
     server.resolve()
     started = server.start(settings.password())
     yield
@@ -77,11 +77,11 @@ def wipe_graph(settings: Settings) -> None:
 def store(settings: Settings, neo4j_server: None) -> Iterator[Neo4jGraphStore]:
     """The test instance's graph, emptied at the start of the run."""
     wipe_graph(settings)
-    store = runtime.open_store(settings)
+    store = assembly.open_store(settings)
     yield store
     store.close()
 
 
 @pytest.fixture(scope="session")
 def embedder(settings: Settings):
-    return runtime.load_embedder(settings)
+    return assembly.load_embedder(settings)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api import runtime
+from api import assembly
 from api.cli.common import console, print_recognition, progress_bar, recognition_json
 from api.cli.ingest_cmds import ingest
 from api.cli.root import app
@@ -70,15 +70,15 @@ def ask(
     if audio is not None:
         from speech.audio import decode
 
-        limits = runtime.audio_limits(settings)
-        recognition = runtime.load_recognizer(settings).recognize(decode(audio, limits))
+        limits = assembly.audio_limits(settings)
+        recognition = assembly.load_recognizer(settings).recognize(decode(audio, limits))
         question = recognition.text
         if not as_json:
             print_recognition(str(audio), recognition)
     assert question is not None
-    store = runtime.open_store(settings)
+    store = assembly.open_store(settings)
     try:
-        service = runtime.search_service(settings, store, runtime.load_embedder(settings))
+        service = assembly.search_service(settings, store, assembly.load_embedder(settings))
         answer = service.ask(question, top_k)
     finally:
         store.close()
@@ -99,9 +99,9 @@ def _ask_many(settings: Settings, path: Path, top_k: int) -> None:
     from kg.errors import BadQueryError
 
     lines = path.read_text(encoding="utf-8").splitlines()
-    store = runtime.open_store(settings)
+    store = assembly.open_store(settings)
     try:
-        service = runtime.search_service(settings, store, runtime.load_embedder(settings))
+        service = assembly.search_service(settings, store, assembly.load_embedder(settings))
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
@@ -129,9 +129,9 @@ def transcribe(
     from speech.audio import decode
 
     settings = Settings()
-    recognizer = runtime.load_recognizer(settings, correct=correct)
+    recognizer = assembly.load_recognizer(settings, correct=correct)
     for path in files:
-        recognition = recognizer.recognize(decode(path, runtime.audio_limits(settings)))
+        recognition = recognizer.recognize(decode(path, assembly.audio_limits(settings)))
         if as_json:
             row = {"file": str(path), **recognition_json(recognition)}
             print(json.dumps(row, ensure_ascii=False))
@@ -150,7 +150,7 @@ def eval_speech(
     """Character error rate, key-term recall and compute time, raw and corrected."""
     from speech.evaluation import evaluate_speech, read_manifest
 
-    recognizer = runtime.load_recognizer(Settings(), correct=correct)
+    recognizer = assembly.load_recognizer(Settings(), correct=correct)
     with progress_bar() as progress:
         task = progress.add_task("Clips", total=len(read_manifest(tsv)))
         report = evaluate_speech(tsv, recognizer, on_clip=lambda: progress.advance(task))
@@ -168,12 +168,12 @@ def eval_speech(
 
 def _print_agreement(report: SpeechReport) -> None:
     """Voice versus typed: overlap of the top-5 atoms for the transcript and the reference."""
-    from retrieval.index_bundle import IndexBundle
+    from retrieval.index.bundle import IndexBundle
     from retrieval.served import served_retriever
 
     settings = Settings()
     analyzer, retriever = served_retriever(
-        IndexBundle.load(settings.index_path), runtime.load_embedder(settings)
+        IndexBundle.load(settings.index_path), assembly.load_embedder(settings)
     )
 
     def top5(text: str) -> set[str]:

@@ -7,13 +7,13 @@ from typing import Annotated
 
 import typer
 
-from api import runtime
+from api import assembly
 from api.cli.common import console
 from api.cli.root import app
 from api.settings import Settings
-from retrieval.brief import BriefComposer
-from retrieval.brief_sections import BriefContext, Stage, parse_stage
-from retrieval.index_bundle import IndexBundle
+from retrieval.answers.brief import BriefComposer
+from retrieval.answers.brief_sections import BriefContext, Stage, parse_stage
+from retrieval.index.bundle import IndexBundle
 from retrieval.served import served_retriever
 
 STAGES = "、".join(s.value for s in Stage)
@@ -53,10 +53,10 @@ def brief(
     if not context.customer:
         raise typer.BadParameter("客户不能为空 (--customer is empty)")
     settings = Settings()
-    store = runtime.open_store(settings)
+    store = assembly.open_store(settings)
     try:
         bundle = IndexBundle.load(settings.index_path)
-        analyzer, retriever = served_retriever(bundle, runtime.load_embedder(settings))
+        analyzer, retriever = served_retriever(bundle, assembly.load_embedder(settings))
         composed = BriefComposer(analyzer, retriever, bundle.graph, store).compose(context)
     finally:
         store.close()

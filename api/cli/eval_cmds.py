@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -14,16 +15,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import TaskID
 from rich.table import Table
 
-from api import runtime
+from api import assembly
 from api.cli.common import console, progress_bar
 from api.cli.root import app
 from api.settings import Settings
 
 if TYPE_CHECKING:
     from api.evaluate import EvalCorpus
-    from retrieval.evaluation import EvalResult
+    from retrieval.embedding.base import Embedder
+    from retrieval.evaluation.benchmark import EvalResult
 
 METRICS = ("nDCG@10", "R@1", "R@10", "MRR")
 
@@ -98,7 +101,7 @@ def evaluate(
     else:
         corpora = iter([folder_corpus(data, split, corpus, graph_from)])  # type: ignore[arg-type]
     settings = Settings()
-    embedder = runtime.load_embedder(settings)
+    embedder = assembly.load_embedder(settings)
     cache_dir = settings.home / "cache" / "embeddings" if cache else None
     results = _rank_all(corpora, embedder, cache_dir)
     _print_table(results)
@@ -114,7 +117,7 @@ def evaluate(
     total = time.perf_counter() - started
     console.print(f"total {total:.1f} s", highlight=False)
     if run is not None:
-        from retrieval.beir import write_trec_run
+        from retrieval.evaluation.beir import write_trec_run
 
         write_trec_run(run, results[0][1].runs["served"], tag="saleskg-served")
         console.print(f"TREC run of the served ranking written to {run}")
@@ -129,15 +132,17 @@ def evaluate(
         console.print(f"figures written to {json_out}")
 
 
-def _rank_all(corpora, embedder, cache_dir: Path | None) -> list[tuple[EvalCorpus, EvalResult]]:
+def _rank_all(
+    corpora: Iterable[EvalCorpus], embedder: Embedder, cache_dir: Path | None
+) -> list[tuple[EvalCorpus, EvalResult]]:
     from retrieval.embedding.cached import CachedQueryEmbedder
-    from retrieval.evaluation import evaluate_served
+    from retrieval.evaluation.benchmark import evaluate_served
 
     # One question cache for all corpora: CMRC's questions are asked of two of them.
     questions = CachedQueryEmbedder(embedder)
     results = []
     with progress_bar() as bar:
-        tasks: dict[tuple[str, str], int] = {}
+        tasks: dict[tuple[str, str], TaskID] = {}
 
         def advance(corpus: str, stage: str, done: int, total: int) -> None:
             if (corpus, stage) not in tasks:

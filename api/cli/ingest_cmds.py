@@ -10,14 +10,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api import runtime
+from api import assembly
 from api.cli.common import console, err, print_recognition, progress_bar
 from api.cli.root import app, index_app
 from api.settings import Settings
 from ingest.pipeline import IngestOptions, IngestReport
 from kg.errors import AudioError, IngestError
 from kg.models import CurationStatus
-from kg.neo4j_store import Neo4jGraphStore
+from kg.service_store import AppStore
 from retrieval.embedding.base import Embedder
 from retrieval.embedding.prefetch import PrefetchingEmbedder
 
@@ -54,7 +54,6 @@ def ingest(
     JSON/JSONL (CRM exports, knowledge bases of triples). A bad file is reported and skipped.
     """
     from ingest.pipeline import ingest_paths
-    from ingest.sources import discover
 
     if not paths and not audio:
         raise typer.BadParameter("give files or folders to ingest, or --audio FILE")
@@ -64,21 +63,21 @@ def ingest(
         on_removed=on_removed.value,
         sync_removed=sync_removed,
         default_status=status,
-        limits=runtime.parse_limits(settings),
+        limits=assembly.parse_limits(settings),
     )
-    store = runtime.open_store(settings)
+    store = assembly.open_store(settings)
     # Atoms are embedded while ingest still parses and writes; the sync takes their vectors.
-    embedder = PrefetchingEmbedder(runtime.load_embedder(settings, lazy=True))
+    embedder = PrefetchingEmbedder(assembly.load_embedder(settings, lazy=True))
     try:
         if paths:
-            files = discover(paths)
             with progress_bar() as progress:
-                task = progress.add_task("Ingesting", total=len(files))
+                task = progress.add_task("Ingesting", total=None)
                 report = ingest_paths(
                     paths,
                     store,
                     options,
                     on_file=lambda _: progress.advance(task),
+                    on_total=lambda n: progress.update(task, total=n),
                     on_atoms=embedder.prefetch,
                 )
             _print_report(report)
@@ -91,18 +90,18 @@ def ingest(
 
 
 def _ingest_debriefs(
-    settings: Settings, store: Neo4jGraphStore, files: list[Path], options: IngestOptions
+    settings: Settings, store: AppStore, files: list[Path], options: IngestOptions
 ) -> IngestReport:
     """Transcribe each recording (graph-aware), then ingest it as field-note atoms."""
     from ingest.pipeline import ingest_sources
     from ingest.sources.debrief import debrief_source
     from speech.audio import decode
 
-    recognizer = runtime.load_recognizer(settings)
+    recognizer = assembly.load_recognizer(settings)
     sources, failures = {}, []
     for path in files:
         try:
-            recognition = recognizer.recognize(decode(path, runtime.audio_limits(settings)))
+            recognition = recognizer.recognize(decode(path, assembly.audio_limits(settings)))
             print_recognition(str(path), recognition)
             sources[path] = debrief_source(
                 path,
@@ -156,15 +155,15 @@ def _print_report(report: IngestReport) -> None:
 
 def _sync(
     settings: Settings,
-    store: Neo4jGraphStore,
+    store: AppStore,
     *,
     rebuild: bool = False,
     embedder: Embedder | None = None,
 ) -> None:
-    from retrieval.index_sync import sync_index
+    from retrieval.index.sync import sync_index
 
     # Loaded only if atoms need it.
-    embedder = embedder or runtime.load_embedder(settings, lazy=True)
+    embedder = embedder or assembly.load_embedder(settings, lazy=True)
     with progress_bar() as progress:
         task = progress.add_task("Embedding", total=None)
         report = sync_index(
@@ -235,7 +234,7 @@ def index_sync(
 ) -> None:
     """Bring FAISS, BM25 and the graph snapshot in line with Neo4j (only changes are embedded)."""
     settings = Settings()
-    store = runtime.open_store(settings)
+    store = assembly.open_store(settings)
     try:
         _sync(settings, store, rebuild=rebuild)
     finally:
@@ -246,10 +245,10 @@ def index_sync(
 def index_check() -> None:
     """Report drift between the search index and the graph, atoms with invalid fields, and
     documents an interrupted ingest left incomplete; exit 1 when any is found."""
-    from retrieval.index_sync import check_drift
+    from retrieval.index.sync import check_drift
 
     settings = Settings()
-    store = runtime.open_store(settings)
+    store = assembly.open_store(settings)
     try:
         drift = check_drift(store, settings.index_path)
     finally:

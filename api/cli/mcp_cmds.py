@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from api import runtime
+from api import assembly
 from api.cli.common import err
 from api.cli.root import app
 from api.keys import ApiKeys
@@ -45,7 +45,7 @@ def mcp(
     from api.mcp.server import build_server, http_app
     from api.mcp.tools import KnowledgeTools
     from api.refresh import IndexRefresher
-    from api.services import Services
+    from api.state import Services
 
     settings = Settings()
     if not http:
@@ -85,7 +85,7 @@ def mcp(
 
 
 def _check_key(settings: Settings, key: str) -> None:
-    store = runtime.open_store(settings)
+    store = assembly.open_store(settings)
     try:
         ApiKeys(store).verify(key)
     finally:

@@ -11,7 +11,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from api import runtime
+from api import assembly
 from api.cli.common import console, err
 from api.cli.root import report_app
 from api.settings import Settings
@@ -47,7 +47,7 @@ def contributions(
 
     Atoms with no owner or contributor count under （未署名）; the formula is under the table.
     """
-    store = runtime.open_store(Settings())
+    store = assembly.open_store(Settings())
     try:
         report = store.contributions(since=day_start(since.date()) if since else None, team=team)
     finally:
@@ -92,7 +92,7 @@ def gaps(
     asked first. Ask the experts for the missing material, or add an alias (curation/15)."""
     from datetime import UTC, timedelta
 
-    store = runtime.open_store(Settings())
+    store = assembly.open_store(Settings())
     try:
         rows, total = store.gaps(datetime.now(UTC) - timedelta(days=days), 0, limit)
     finally:

@@ -11,6 +11,7 @@ from neo4j.exceptions import DriverError, Neo4jError
 from pydantic import ValidationError
 
 from api.cli.common import err
+from api.context import quiet_jieba
 from api.filemodes import restrict_new_files
 from kg.errors import SkgError
 
@@ -32,12 +33,12 @@ app.add_typer(report_app, name="report")
 
 
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False):
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
+) -> None:
     level = logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    import jieba  # it logs its dictionary loading at DEBUG on its own handler
-
-    jieba.setLogLevel(level)
+    quiet_jieba()  # its DEBUG lines stay hidden at either level
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api import runtime
+from api import assembly
 from api.cli.common import console, err
 from api.cli.root import app, keys_app
 from api.keys import ApiKeys
@@ -73,7 +73,7 @@ def keys_create(
 ) -> None:
     """Create an API key. The key is printed once, on the last line; only its hash is kept."""
     scopes = [s.value for s in scope or (Scope.SEARCH, Scope.ASK)]
-    store = runtime.open_store(Settings())
+    store = assembly.open_store(Settings())
     try:
         record, key = ApiKeys(store).create(name, scopes, team, user)
     finally:
@@ -89,7 +89,7 @@ def keys_create(
 @keys_app.command("list")
 def keys_list() -> None:
     """Every key: id, name, scopes, team, user, created, last used, revoked."""
-    store = runtime.open_store(Settings())
+    store = assembly.open_store(Settings())
     try:
         records = ApiKeys(store).list()
     finally:
@@ -110,9 +110,11 @@ def keys_list() -> None:
 
 
 @keys_app.command("revoke")
-def keys_revoke(key_id: Annotated[str, typer.Argument(help="The id `skg keys list` shows.")]):
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The id `skg keys list` shows.")],
+) -> None:
     """Revoke a key; a running server refuses it within SKG_AUTH_CACHE_SECONDS."""
-    store = runtime.open_store(Settings())
+    store = assembly.open_store(Settings())
     try:
         revoked = ApiKeys(store).revoke(key_id)
     finally:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api import models_setup, runtime
+from api import assembly, models_setup
 from api.cli.common import console
 from api.cli.root import app, models_app, neo4j_app
 from api.filemodes import secure_tree
@@ -24,7 +24,7 @@ def setup() -> None:
     settings = Settings()
     _start_neo4j(settings)
     _prepare_models(settings, force=False)
-    runtime.open_store(settings).close()
+    assembly.open_store(settings).close()
     console.print("[green]Setup complete.[/green]")
 
 
@@ -36,7 +36,7 @@ def _start_neo4j(settings: Settings) -> None:
     if not settings.managed_neo4j:
         console.print(f"Using the Neo4j at {settings.neo4j_uri} (NEO4J_URI); starting nothing.")
         return
-    server = runtime.local_server(settings)
+    server = assembly.local_server(settings)
     with console.status("Resolving Neo4j from Maven Central (first time only)..."):
         if server.resolve():
             console.print(f"Resolved Neo4j into {server.dist}")
@@ -52,7 +52,7 @@ def _start_neo4j(settings: Settings) -> None:
 @neo4j_app.command("resolve")
 def neo4j_resolve() -> None:
     """Fetch the Neo4j, Browser and APOC jars with Maven (cached)."""
-    server = runtime.local_server(Settings())
+    server = assembly.local_server(Settings())
     done = server.resolve()
     console.print(("Resolved into " if done else "Already resolved in ") + str(server.dist))
 
@@ -63,7 +63,7 @@ def neo4j_start() -> None:
     ensure_password()
     settings = Settings()
     _start_neo4j(settings)
-    runtime.open_store(settings).close()
+    assembly.open_store(settings).close()
     console.print("Schema ready.")
 
 
@@ -74,7 +74,7 @@ def neo4j_stop() -> None:
     if not settings.managed_neo4j:
         console.print("NEO4J_URI points to a Neo4j SalesKG does not manage; nothing to stop.")
         return
-    stopped = runtime.local_server(settings).stop()
+    stopped = assembly.local_server(settings).stop()
     console.print("Neo4j stopped." if stopped else "Neo4j was not running.")
 
 
@@ -84,7 +84,7 @@ def neo4j_status() -> None:
     settings = Settings()
     table = Table(show_header=False)
     if settings.managed_neo4j:
-        status = runtime.local_server(settings).status()
+        status = assembly.local_server(settings).status()
         table.add_row("managed", "yes (local server)")
         table.add_row("running", f"yes (pid {status.pid})" if status.running else "no")
         table.add_row("bolt", status.bolt_uri)
@@ -99,7 +99,7 @@ def neo4j_status() -> None:
         table.add_row("uri", settings.bolt_uri)
         running = True
     if running:
-        store = runtime.open_store(settings)
+        store = assembly.open_store(settings)
         try:
             for name, version in store.server_info().items():
                 table.add_row(name, version)

@@ -29,14 +29,14 @@ from api.schemas import (
     SearchResponse,
     next_offset,
 )
-from api.services import Services
+from api.state import Services
 from api.views import atom_public, citation_public, entity_refs
 from kg.access import Scope, Viewer
 from kg.errors import GraphUnavailableError, PermissionDeniedError
 from kg.models import EntityKind
-from retrieval.answer import Answer
-from retrieval.highlight import highlight
-from retrieval.hybrid import Filters
+from retrieval.answers.answer import Answer
+from retrieval.answers.highlight import highlight
+from retrieval.retrievers.hybrid import Filters
 
 logger = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Request
 from api.deps import AskViewer
 from api.errors import responses
 from api.schemas import BriefRequest, BriefResponse
-from api.services import Searchable, Services
-from retrieval.brief import BriefComposer
+from api.state import Searchable, Services
+from retrieval.answers.brief import BriefComposer
 from retrieval.served import served_retriever
 
 router = APIRouter(prefix="/v1", tags=["briefs"])

@@ -35,8 +35,8 @@ from api.schemas import (
 )
 from api.streaming import AnswerRun, error_body, frame, stream_response
 from kg.errors import BadQueryError, NotFoundError
-from retrieval.answer import CHAT_POLISHED_HEADING, Answer, AnswerSection, chat_section
-from retrieval.hybrid import Filters
+from retrieval.answers.answer import CHAT_POLISHED_HEADING, Answer, AnswerSection, chat_section
+from retrieval.retrievers.hybrid import Filters
 
 router = APIRouter(prefix="/v1", tags=["chat"])
 
@@ -165,5 +165,5 @@ def _chunks(run: AnswerRun, created: int) -> Iterator[str]:
                 extension = _extension(answer, data).model_dump(mode="json")
                 yield chunk({}, "stop", saleskg=extension)
         yield frame(None, "[DONE]")
-    except Exception as exc:  # the status line is sent: the error can only be a message
+    except Exception as exc:  # noqa: BLE001 -- the status line is sent: the error can only be a message
         yield frame(None, {"error": error_body(exc).model_dump()})

@@ -10,7 +10,6 @@ from api import metrics
 from api.deps import ReaderViewer, ServicesDep
 from api.errors import responses
 from api.schemas import FeedbackCreate, FeedbackPublic
-from api.views import live_meta
 from kg.errors import NotFoundError
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
@@ -39,12 +38,12 @@ def give_feedback(
                     f"该回答没有引用 {feedback.atom_id} (the answer did not cite it)"
                 )
             cited = [feedback.atom_id]
-        atom_ids = [a.atom.id for a in store.atoms(cited) if viewer.can_see(live_meta(a))]
+        atom_ids = [a.atom.id for a in store.atoms(cited) if viewer.can_see(a.live_meta())]
         if not atom_ids and feedback.atom_id is not None:
             raise NotFoundError(f"没有这条知识：{feedback.atom_id} (no such atom)")
     else:
         found = store.atoms([feedback.atom_id or ""])
-        if not found or not viewer.can_see(live_meta(found[0])):
+        if not found or not viewer.can_see(found[0].live_meta()):
             raise NotFoundError(f"没有这条知识：{feedback.atom_id} (no such atom)")
         atom_ids = [found[0].atom.id]
     feedback_id = "fb-" + uuid.uuid4().hex[:16]

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Path, Query, UploadFile, status
 
-from api import runtime
+from api import assembly
 from api.deps import IngestViewer, JobsDep, ServicesDep
 from api.errors import responses
 from api.schemas import MAX_OFFSET, IngestJobPage, IngestJobPublic, next_offset
@@ -67,7 +67,7 @@ def upload(
         default_team=viewer.team,
         default_owner=viewer.user,
         writer=writer,
-        limits=runtime.parse_limits(services.settings),
+        limits=assembly.parse_limits(services.settings),
     )
     contents = [(f.filename or "", f.file.read()) for f in files]
     job_id = jobs.submit(viewer, contents, options)

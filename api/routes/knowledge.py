@@ -20,14 +20,13 @@ from api.schemas import (
     RelationPublic,
     next_offset,
 )
-from api.views import atom_public, citation_public, entity_refs, live_meta
+from api.views import atom_public, citation_public, entity_refs
 from kg.errors import NotFoundError
-from kg.models import EntityKind
+from kg.models import SEARCHABLE_STATUSES, EntityKind
 
 router = APIRouter(prefix="/v1", tags=["knowledge"])
 ERRORS = responses(401, 403, 404, 503)
 MAX_RELATIONS = 200
-SEARCHABLE = ("draft", "approved")
 
 
 @router.get("/atoms/{atom_id}", response_model=AtomDetail, responses=ERRORS)
@@ -37,7 +36,7 @@ def read_atom(
     """An atom with its source, the entities it mentions, its near-duplicates and its
     feedback. 404 for an atom the key may not see, exactly as for one that does not exist."""
     found = services.store.atoms([atom_id])
-    if not found or not viewer.can_see(live_meta(found[0])):
+    if not found or not viewer.can_see(found[0].live_meta()):
         raise NotFoundError(f"没有这条知识：{atom_id} (no such atom)")
     stored = found[0]
     duplicates, feedback = services.store.atom_neighbourhood(atom_id)
@@ -91,7 +90,9 @@ def read_entity(
     entity = store.entity(entity_id, viewer)
     if entity is None:
         raise NotFoundError(f"没有这个实体：{entity_id} (no such entity)")
-    visible = [a["id"] for a in store.entity_atoms(entity_id, SEARCHABLE) if viewer.can_see(a)]
+    visible = [
+        a["id"] for a in store.entity_atoms(entity_id, SEARCHABLE_STATUSES) if viewer.can_see(a)
+    ]
     page = store.atoms(visible[offset : offset + limit])
     return EntityDetail(
         entity=EntityRef(id=entity["id"], name=entity["name"], kind=entity["kind"]),
@@ -106,7 +107,7 @@ def read_entity(
             )
             for r in store.entity_relations(entity_id, MAX_RELATIONS, viewer)
         ],
-        atoms=[atom_public(a) for a in page if viewer.can_see(live_meta(a))],
+        atoms=[atom_public(a) for a in page if viewer.can_see(a.live_meta())],
         atoms_total=len(visible),
         next_offset=next_offset(offset, len(page), len(visible)),
     )

@@ -94,7 +94,7 @@ def browser_link(base: str, atom_id: str) -> str:
 
 def _type_label(value: str | None) -> str:
     try:
-        return ATOM_TYPE_LABELS_ZH[AtomType(value)]
+        return ATOM_TYPE_LABELS_ZH[AtomType(value or "")]
     except ValueError:
         return UNKNOWN_TYPE_ZH
 

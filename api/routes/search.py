@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, File, Form, Path, Request, UploadFile
 from fastapi.responses import StreamingResponse
 
-from api import metrics, runtime
+from api import assembly, metrics
 from api.deps import AskViewer, RefresherDep, SearchViewer, ServicesDep
 from api.errors import responses
 from api.schemas import (
@@ -28,15 +28,15 @@ from api.schemas import (
     VoiceAskResponse,
     next_offset,
 )
-from api.services import Searchable, Services
+from api.state import Searchable, Services
 from api.streaming import AnswerRun, Prepared, sse, stream_response, wants_stream
 from api.views import atom_public, citation_public, entity_refs, visible_recognition
 from kg.access import Viewer
 from kg.errors import AudioError, GraphUnavailableError, NotFoundError
-from retrieval.answer import Answer
-from retrieval.followup import Reading, caller_reader
-from retrieval.highlight import highlight
-from retrieval.hybrid import Filters
+from retrieval.answers.answer import Answer
+from retrieval.answers.followup import Reading, caller_reader
+from retrieval.answers.highlight import highlight
+from retrieval.retrievers.hybrid import Filters
 from retrieval.visibility import EntityScope
 from speech.audio import decode
 
@@ -151,7 +151,7 @@ def ask_voice(
 ) -> VoiceAskResponse:
     """A spoken question: the transcript (raw and corrected against the graph's vocabulary)
     and the composed answer; with a `conversation_id`, read as a follow-up."""
-    limits = runtime.audio_limits(services.settings)
+    limits = assembly.audio_limits(services.settings)
     data = audio.file.read(limits.max_bytes + 1)
     if len(data) > limits.max_bytes:
         raise AudioError(f"音频文件过大（上限 {limits.max_bytes} 字节）")

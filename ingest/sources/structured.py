@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from ingest.limits import tick
-from ingest.parsed import parse_status, parse_visibility
+from ingest.parsed import GraphPart, ParsedSource, parse_status, parse_visibility
+from ingest.sources.base import SourceContext, from_graph, new_document
 from ingest.sources.markdown import read_utf8
 from ingest.splitter import SplitOptions
+from ingest.triples import triples_to_graph
 from kg.errors import IngestError
-from kg.models import Atom, AtomType, Entity, EntityKind, SourceSpan
+from kg.models import Atom, AtomType, DocumentKind, Entity, EntityKind, SourceSpan
 
 Record = dict[str, Any]
 
@@ -62,7 +65,7 @@ def triples_from_base(data: dict[str, list[list[Any]]]) -> list[tuple[str, str, 
 
 def records_to_atoms(
     path: Path, records: list[Record], document_id: str, options: SplitOptions
-) -> tuple[list[Entity], list[Atom]]:
+) -> GraphPart:
     """Structured atoms; a record without text, or with an unknown type, fails the file."""
     entities: list[Entity] = []
     atoms: list[Atom] = []
@@ -107,4 +110,27 @@ def records_to_atoms(
             )
         except (ValueError, ValidationError) as exc:
             raise IngestError(f"{path}: record {number} is invalid ({exc})") from exc
-    return entities, atoms
+    return GraphPart(entities, [], atoms)
+
+
+@dataclass(frozen=True)
+class JsonParser:
+    """JSON and JSONL: a CRM export's records, or a knowledge base of triples."""
+
+    suffixes: tuple[str, ...] = (".json", ".jsonl")
+    archives: tuple[str, ...] = ()
+
+    def parse(self, path: Path, context: SourceContext) -> ParsedSource:
+        data = read_json(path)
+        document = new_document(path, context, DocumentKind.CRM_EXPORT)
+        if is_triple_base(data):
+            assert isinstance(data, dict)
+            graph = triples_to_graph(triples_from_base(data), context.doc_id, context.known)
+            context.options.apply_defaults(graph.atoms)
+            document.kind = DocumentKind.TRIPLES
+            return from_graph(path, document, graph)
+        if not isinstance(data, list):
+            raise IngestError(f"{path}: expected a JSON list of records or an object of triples")
+        return from_graph(
+            path, document, records_to_atoms(path, data, context.doc_id, context.options)
+        )

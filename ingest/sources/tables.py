@@ -9,14 +9,26 @@ from __future__ import annotations
 import csv
 import hashlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from zipfile import BadZipFile
 
 from ingest.limits import tick
-from ingest.parsed import split_names
+from ingest.parsed import GraphPart, ParsedSource, split_names
+from ingest.sources.base import SourceContext, from_graph, new_document
 from ingest.sources.markdown import read_utf8
+from ingest.triples import triples_to_graph
 from kg.errors import IngestError
-from kg.models import Atom, AtomType, Entity, EntityKind, Relation, RelationType, SourceSpan
+from kg.models import (
+    Atom,
+    AtomType,
+    DocumentKind,
+    Entity,
+    EntityKind,
+    Relation,
+    RelationType,
+    SourceSpan,
+)
 
 TRIPLE_HEADERS = ({"head", "relation", "tail"}, {"实体", "关系", "值"})
 
@@ -81,7 +93,7 @@ def triples_from_rows(rows: list[Row]) -> list[tuple[str, str, str]]:
     return [(r[keys[0]], r[keys[1]], r[keys[2]]) for r in rows]
 
 
-def glossary(rows: list[Row], document_id: str) -> tuple[list[Entity], list[Relation], list[Atom]]:
+def glossary(rows: list[Row], document_id: str) -> GraphPart:
     """One term entity (with aliases) and one term atom per row; related terms become edges."""
     entities, relations, atoms = [], [], []
     for number, row in enumerate(rows, start=2):
@@ -112,10 +124,10 @@ def glossary(rows: list[Row], document_id: str) -> tuple[list[Entity], list[Rela
         if related:
             parts.append(f" 相关术语：{'、'.join(related)}。")
         atoms.append(_row_atom(document_id, number, AtomType.TERM, name, "".join(parts), [term.id]))
-    return entities, relations, atoms
+    return GraphPart(entities, relations, atoms)
 
 
-def customers(rows: list[Row], document_id: str) -> tuple[list[Entity], list[Relation], list[Atom]]:
+def customers(rows: list[Row], document_id: str) -> GraphPart:
     """Customer entities with aliases, their industry, region and products, and a fact atom."""
     entities, relations, atoms = [], [], []
     for number, row in enumerate(rows, start=2):
@@ -148,7 +160,7 @@ def customers(rows: list[Row], document_id: str) -> tuple[list[Entity], list[Rel
         alias_text = f"（又称{'、'.join(customer.aliases)}）" if customer.aliases else ""
         text = f"{name}{alias_text}：" + "；".join(facts) + "。"
         atoms.append(_row_atom(document_id, number, AtomType.FACT, name, text, [customer.id]))
-    return entities, relations, atoms
+    return GraphPart(entities, relations, atoms)
 
 
 def _row_atom(
@@ -163,3 +175,26 @@ def _row_atom(
         source=SourceSpan(document_id=document_id, section=f"第{row}行", start=0, end=0),
         entities=entities,
     )
+
+
+@dataclass(frozen=True)
+class TableParser:
+    """CSV/TSV and Excel: the header decides the layout (glossary, customer list, triples)."""
+
+    suffixes: tuple[str, ...] = (".csv", ".tsv", ".xlsx")
+    archives: tuple[str, ...] = (".xlsx",)
+
+    def parse(self, path: Path, context: SourceContext) -> ParsedSource:
+        rows = read_rows(path)
+        layout = table_layout(path, rows)
+        if layout == "triples":
+            graph = triples_to_graph(triples_from_rows(rows), context.doc_id, context.known)
+            kind = DocumentKind.TRIPLES
+        elif layout == "glossary":
+            graph = glossary(rows, context.doc_id)
+            kind = DocumentKind.GLOSSARY
+        else:
+            graph = customers(rows, context.doc_id)
+            kind = DocumentKind.CUSTOMER_LIST
+        context.options.apply_defaults(graph.atoms)
+        return from_graph(path, new_document(path, context, kind), graph)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
-import numpy as np
+from numpy.typing import NDArray
 
 
 class Embedder(Protocol):
@@ -14,6 +14,6 @@ class Embedder(Protocol):
     name: str
     dimensions: int
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+    def embed_queries(self, texts: Sequence[str]) -> NDArray[Any]: ...
 
-    def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+    def embed_passages(self, texts: Sequence[str]) -> NDArray[Any]: ...

@@ -15,8 +15,9 @@ import queue
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
+from typing import Any
 
-import numpy as np
+from numpy.typing import NDArray
 
 from retrieval.embedding.base import Embedder
 
@@ -29,18 +30,18 @@ class BatchingEmbedder:
         self._max_batch = max_batch
         self.name = embedder.name
         self.dimensions = embedder.dimensions
-        self._waiting: queue.SimpleQueue[tuple[str, Future[np.ndarray]]] = queue.SimpleQueue()
+        self._waiting: queue.SimpleQueue[tuple[str, Future[NDArray[Any]]]] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="question-batches", daemon=True)
         self._thread.start()
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_queries(self, texts: Sequence[str]) -> NDArray[Any]:
         if len(texts) != 1:  # already a batch
             return self._embedder.embed_queries(texts)
-        done: Future[np.ndarray] = Future()
+        done: Future[NDArray[Any]] = Future()
         self._waiting.put((texts[0], done))
         return done.result()[None, :]
 
-    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_passages(self, texts: Sequence[str]) -> NDArray[Any]:
         return self._embedder.embed_passages(texts)
 
     def _run(self) -> None:
@@ -53,7 +54,7 @@ class BatchingEmbedder:
                     break
             try:
                 vectors = self._embedder.embed_queries([text for text, _ in batch])
-            except BaseException as exc:  # each caller gets the encoder's error
+            except BaseException as exc:  # noqa: BLE001 -- each caller gets the encoder's error
                 for _, done in batch:
                     done.set_exception(exc)
                 continue

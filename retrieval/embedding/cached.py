@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from typing import Any
 
-import numpy as np
+from numpy.typing import NDArray
 
 from retrieval.embedding.base import Embedder
 
@@ -17,13 +18,13 @@ class CachedQueryEmbedder:
         self.name = embedder.name
         self.dimensions = embedder.dimensions
         self._one = lru_cache(maxsize=size)(self._embed_one)
-        self._primed: dict[str, np.ndarray] = {}
+        self._primed: dict[str, NDArray[Any]] = {}
 
-    def _embed_one(self, text: str) -> np.ndarray:
+    def _embed_one(self, text: str) -> NDArray[Any]:
         primed = self._primed.get(text)
         if primed is not None:
             return primed
-        vector = self._embedder.embed_queries([text])[0]
+        vector: NDArray[Any] = self._embedder.embed_queries([text])[0]
         vector.setflags(write=False)  # shared between callers
         return vector
 
@@ -42,13 +43,13 @@ class CachedQueryEmbedder:
                 self._primed[text] = vector
         return len(new)
 
-    def embed_query(self, text: str) -> np.ndarray:
+    def embed_query(self, text: str) -> NDArray[Any]:
         return self._one(text)
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_queries(self, texts: Sequence[str]) -> NDArray[Any]:
         if len(texts) == 1:
             return self._one(texts[0])[None, :]
         return self._embedder.embed_queries(texts)
 
-    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_passages(self, texts: Sequence[str]) -> NDArray[Any]:
         return self._embedder.embed_passages(texts)

@@ -4,8 +4,8 @@ faster-whisper), with the model's own tokenizer, prompts, mean pooling and norma
 
 ``SKG_ENCODER=ct2-int8``: the fastest runtime measured (benchmarks/encoders.py,
 docs/benchmarks.md "Encoders"), but not the default: int8 moves nDCG@10 by more than 0.003 on
-some sets. Built offline by ``skg models prepare`` (``build``) and checked against the PyTorch
-vectors at build time; loads without torch.
+some sets. Built offline by ``skg models prepare`` (``models_build/encoders.py``) and checked
+against the PyTorch vectors at build time; loads without torch.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from kg.errors import ModelError
-from retrieval.embedding.probe import check_against_torch
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ CONFIG = "skg-encoder.json"
 
 
 class Ct2Embedder:
-    """Sentence embeddings from a converted e5 folder (``build``)."""
+    """Sentence embeddings from a converted e5 folder (``models_build.encoders.build_ct2``)."""
 
     def __init__(self, folder: Path, *, threads: int = 0, batch_size: int = 32) -> None:
         if not (folder / CONFIG).is_file():
@@ -50,13 +51,13 @@ class Ct2Embedder:
         # `model`): vectors of different encoders never meet in one index.
         self.name = f"{config['model']}-ct2-{config['compute_type']}"
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_queries(self, texts: Sequence[str]) -> NDArray[Any]:
         return self._encode([self._prompts.get("query", "") + t for t in texts])
 
-    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_passages(self, texts: Sequence[str]) -> NDArray[Any]:
         return self._encode([self._prompts.get("passage", "") + t for t in texts])
 
-    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+    def _encode(self, texts: Sequence[str]) -> NDArray[Any]:
         out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
         # Shortest first, so each batch pads to a similar length.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -65,56 +66,19 @@ class Ct2Embedder:
             out[rows] = self._forward([texts[i] for i in rows])
         return out
 
-    def _forward(self, texts: list[str]) -> np.ndarray:
+    def _forward(self, texts: list[str]) -> NDArray[Any]:
         ids = [e.ids for e in self._tokenizer.encode_batch(texts)]
         hidden = np.asarray(self._encoder.forward_batch(ids).last_hidden_state)
         lengths = np.array([len(i) for i in ids])
         mask = np.arange(hidden.shape[1])[None, :] < lengths[:, None]
         pooled = (hidden * mask[:, :, None]).sum(axis=1) / lengths[:, None]
-        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        vectors: NDArray[Any] = pooled / np.maximum(
+            np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12
+        )
+        return vectors
 
 
 def encoder_name(folder: Path) -> str:
     """The name ``Ct2Embedder(folder)`` will have, without loading the model."""
     config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
     return f"{config['model']}-ct2-{config['compute_type']}"
-
-
-def build(source: Path, folder: Path, compute_type: str = "int8") -> dict[str, float]:
-    """Convert a prepared sentence-transformers e5 folder into a CTranslate2 encoder and check
-    it against the PyTorch model (``ModelError`` when it drifts)."""
-    import shutil
-
-    from ctranslate2.converters import transformers as converters
-    from sentence_transformers import SentenceTransformer
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()  # its load report lists the unused classifier head
-    hf_logging.disable_progress_bar()
-
-    class PaddedVocabulary(converters.XLMRobertaLoader):  # type: ignore[misc]
-        """The e5 checkpoint has 35 more embedding rows than its tokenizer has pieces (never
-        produced by the tokenizer); CTranslate2 wants one vocabulary entry per row."""
-
-        def get_vocabulary(self, model, tokenizer):  # type: ignore[no-untyped-def]
-            vocabulary = list(super().get_vocabulary(model, tokenizer))
-            rows = model.get_input_embeddings().weight.shape[0]
-            return vocabulary + [f"<skg_unused_{i}>" for i in range(rows - len(vocabulary))]
-
-    converters.register_loader("XLMRobertaConfig")(PaddedVocabulary)
-    converters.TransformersConverter(str(source)).convert(
-        str(folder), quantization=compute_type, force=True
-    )
-    st = SentenceTransformer(str(source), device="cpu")
-    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
-        if (source / name).exists():
-            shutil.copy(source / name, folder / name)
-    config = {
-        "model": source.name,
-        "compute_type": compute_type,
-        "dimensions": int(st.get_embedding_dimension() or 0),
-        "max_length": int(st.max_seq_length or 512),
-        "prompts": dict(st.prompts),
-    }
-    (folder / CONFIG).write_text(json.dumps(config, ensure_ascii=False, indent=1))
-    return check_against_torch(Ct2Embedder(folder), st)

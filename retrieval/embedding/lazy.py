@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from typing import Any
 
-import numpy as np
+from numpy.typing import NDArray
 
 from retrieval.embedding.base import Embedder
 
@@ -30,8 +31,8 @@ class LazyEmbedder:
                 self._embedder = self._load()
             return self._embedder
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_queries(self, texts: Sequence[str]) -> NDArray[Any]:
         return self._model().embed_queries(texts)
 
-    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_passages(self, texts: Sequence[str]) -> NDArray[Any]:
         return self._model().embed_passages(texts)

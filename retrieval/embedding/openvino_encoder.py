@@ -6,8 +6,8 @@ OpenVINO's CPU plugin computes in bfloat16 where the CPU has bfloat16 units (AMX
 AVX512-BF16) and in fp32 elsewhere; the precision used is part of the encoder's name, and so of
 every index built with it. Chosen by measurement among PyTorch, ONNX Runtime, OpenVINO and
 CTranslate2 (benchmarks/encoders.py, docs/benchmarks.md "Encoders"). Built offline by ``skg
-models prepare`` (``build``) and checked against the PyTorch vectors at build time; loads
-without torch.
+models prepare`` (``models_build/encoders.py``) and checked against the PyTorch vectors at build
+time; loads without torch.
 """
 
 from __future__ import annotations
@@ -15,15 +15,14 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from kg.errors import ModelError
-from retrieval.embedding.probe import check_against_torch
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +32,7 @@ PRECISIONS = ("auto", "f32")  # auto: bf16 where the CPU has it, else f32
 
 
 class OpenVinoEmbedder:
-    """Sentence embeddings from a converted e5 folder (``build``)."""
+    """Sentence embeddings from a converted e5 folder (``models_build.encoders.build_openvino``)."""
 
     def __init__(
         self, folder: Path, *, threads: int = 0, precision: str = "auto", batch_size: int = 32
@@ -67,13 +66,13 @@ class OpenVinoEmbedder:
         # `model`): vectors of different encoders or precisions never meet in one index.
         self.name = f"{config['model']}-openvino-{self.precision}"
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_queries(self, texts: Sequence[str]) -> NDArray[Any]:
         return self._encode([self._prompts.get("query", "") + t for t in texts])
 
-    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_passages(self, texts: Sequence[str]) -> NDArray[Any]:
         return self._encode([self._prompts.get("passage", "") + t for t in texts])
 
-    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+    def _encode(self, texts: Sequence[str]) -> NDArray[Any]:
         out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
         # Shortest first, so each batch pads to a similar length.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -82,7 +81,7 @@ class OpenVinoEmbedder:
             out[rows] = self._forward([texts[i] for i in rows])
         return out
 
-    def _forward(self, texts: list[str]) -> np.ndarray:
+    def _forward(self, texts: list[str]) -> NDArray[Any]:
         encodings = self._tokenizer.encode_batch(texts)
         width = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(texts), width), dtype=np.int64)
@@ -96,7 +95,10 @@ class OpenVinoEmbedder:
         feeds = {"input_ids": ids, "attention_mask": mask}
         hidden = request.infer({name: feeds[name] for name in self._names})[0]
         pooled = (hidden * mask[:, :, None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
-        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        vectors: NDArray[Any] = pooled / np.maximum(
+            np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12
+        )
+        return vectors
 
 
 def encoder_name(folder: Path, precision: str = "auto") -> str:
@@ -115,47 +117,3 @@ def encoder_name(folder: Path, precision: str = "auto") -> str:
 
 def _short(precision: object) -> str:
     return "bf16" if "bf" in str(precision).lower() else "f32"
-
-
-def build(source: Path, folder: Path) -> dict[str, float]:
-    """Convert a prepared sentence-transformers e5 folder into OpenVINO IR and check it
-    against the PyTorch model (``ModelError`` when it drifts)."""
-    import shutil
-
-    import openvino as ov
-    import torch
-    from sentence_transformers import SentenceTransformer
-
-    st = SentenceTransformer(str(source), device="cpu")
-    encoder = st[0].auto_model.eval().float()
-
-    class Hidden(torch.nn.Module):
-        def __init__(self, model: torch.nn.Module) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            return self.model(input_ids=input_ids, attention_mask=attention_mask)[0]
-
-    example = st.tokenize(["热失控防护方案", "query: 如何向宁德时代解释热失控防护方案？"])
-    with torch.no_grad(), warnings.catch_warnings():
-        # Tracing warns that the attention mask's shape test becomes a constant: it is
-        # only SDPA's causal shortcut, which an encoder never takes.
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        model = ov.convert_model(
-            Hidden(encoder),
-            example_input={n: example[n] for n in ("input_ids", "attention_mask")},
-            input=[("input_ids", [-1, -1], ov.Type.i64), ("attention_mask", [-1, -1], ov.Type.i64)],
-        )
-    folder.mkdir(parents=True, exist_ok=True)
-    # The prepared weights are fp16 already: stored as fp16 without loss (235 MB, not 470).
-    ov.save_model(model, str(folder / MODEL), compress_to_fp16=True)
-    shutil.copy(source / "tokenizer.json", folder / "tokenizer.json")
-    config = {
-        "model": source.name,
-        "dimensions": int(st.get_embedding_dimension() or 0),
-        "max_length": int(st.max_seq_length or 512),
-        "prompts": dict(st.prompts),
-    }
-    (folder / CONFIG).write_text(json.dumps(config, ensure_ascii=False, indent=1))
-    return check_against_torch(OpenVinoEmbedder(folder), st)

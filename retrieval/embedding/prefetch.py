@@ -13,8 +13,10 @@ import logging
 import queue
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from retrieval.embedding.base import Embedder
 
@@ -29,7 +31,7 @@ class PrefetchingEmbedder:
         self._batch = batch
         self.name = inner.name
         self.dimensions = inner.dimensions
-        self._ready: dict[str, np.ndarray] = {}
+        self._ready: dict[str, NDArray[Any]] = {}
         self._lock = threading.Lock()
         self._queue: queue.Queue[list[str] | None] = queue.Queue()
         self._failed: BaseException | None = None
@@ -49,7 +51,9 @@ class PrefetchingEmbedder:
             try:
                 if self._failed is None:
                     self._embed(texts)
-            except Exception as exc:  # surfaced (as a miss) when the vectors are asked for
+            # Any failure (a model that cannot load, a bad text) only costs the head start: the
+            # index sync embeds what is missing, and its errors surface there.
+            except Exception as exc:  # noqa: BLE001
                 logger.warning("embedding ahead failed; the index sync embeds instead: %s", exc)
                 self._failed = exc
             finally:
@@ -72,10 +76,10 @@ class PrefetchingEmbedder:
             self._thread.join()
             self._thread = None
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_queries(self, texts: Sequence[str]) -> NDArray[Any]:
         return self._inner.embed_queries(texts)
 
-    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_passages(self, texts: Sequence[str]) -> NDArray[Any]:
         if self._thread is not None:
             self._queue.join()  # what was prefetched is ready (or failed)
         with self._lock:

@@ -6,8 +6,10 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from kg.errors import ModelError
 
@@ -36,7 +38,7 @@ class SentenceTransformerEmbedder:
         self.dimensions = int(self._model.get_embedding_dimension() or 0)
         logger.info("loaded embedding model %s (%d dims)", model_path, self.dimensions)
 
-    def _encode(self, texts: Sequence[str], prompt_name: str) -> np.ndarray:
+    def _encode(self, texts: Sequence[str], prompt_name: str) -> NDArray[Any]:
         vectors = self._model.encode(
             list(texts),
             prompt_name=prompt_name if prompt_name in self._prompts else None,
@@ -47,8 +49,8 @@ class SentenceTransformerEmbedder:
         )
         return np.asarray(vectors, dtype=np.float32)
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_queries(self, texts: Sequence[str]) -> NDArray[Any]:
         return self._encode(texts, "query")
 
-    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_passages(self, texts: Sequence[str]) -> NDArray[Any]:
         return self._encode(texts, "passage")

@@ -23,8 +23,9 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from api.keys import ApiKeys
 from ingest.pipeline import ingest_paths
-from retrieval.index_sync import sync_index
+from retrieval.index.sync import sync_index
 from tests.conftest import ROOT, SAMPLES
+from tests.cypher import cypher
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -239,8 +240,8 @@ def test_a_dropped_file_becomes_a_job_followed_to_its_report(browser, server, ke
         )
         expect(page.get_by_test_id("job-steps").locator("li.done")).to_have_count(3)
         expect(page.get_by_test_id("jobs")).to_contain_text("baize-review.md")
-    rows = store.run(
-        "MATCH (a:Atom)-[:FROM]->(d:Document {collection: '白泽资料'}) RETURN a.text AS text"
+    rows = cypher(
+        store, "MATCH (a:Atom)-[:FROM]->(d:Document {collection: '白泽资料'}) RETURN a.text AS text"
     )
     assert any(NEW_WORD in r["text"] for r in rows), "the dropped file's atoms are in the graph"
 
@@ -278,7 +279,8 @@ def test_a_declined_question_appears_as_a_knowledge_gap(browser, server, keys):
 def test_a_flagged_atom_is_listed_with_a_link_that_opens_it_in_neo4j_browser(
     browser, server, keys, store, settings
 ):
-    [row] = store.run(
+    [row] = cypher(
+        store,
         "MATCH (a:Atom {visibility: 'public'})-[:FROM]->(:Document {path: $path}) "
         "WITH a ORDER BY a.span_start LIMIT 1 "
         "SET a.review = 'disputed', a.review_note = '负面反馈 3 次（测试）' "
@@ -321,7 +323,7 @@ def test_a_flagged_atom_is_listed_with_a_link_that_opens_it_in_neo4j_browser(
             finally:
                 neo4j.screenshot(path=str(OUTPUT / "admin-review-browser.png"))
     finally:
-        store.run("MATCH (a:Atom {id: $id}) REMOVE a.review, a.review_note", id=row["id"])
+        cypher(store, "MATCH (a:Atom {id: $id}) REMOVE a.review, a.review_note", id=row["id"])
 
 
 def test_a_search_only_key_gets_a_plain_chinese_refusal(browser, server, keys):
@@ -351,13 +353,15 @@ def test_without_a_key_the_page_asks_for_one(browser, server, keys):
 
 
 def test_review_is_for_admin_keys_and_shows_only_what_the_key_may_see(server, keys, store):
-    [row] = store.run(
+    [row] = cypher(
+        store,
         "MATCH (a:Atom {visibility: 'public', status: 'draft'}) WHERE a.review IS NULL "
         "WITH a ORDER BY a.id LIMIT 3 "
-        "RETURN collect(a {.id, .type, .created_at}) AS atoms"
+        "RETURN collect(a {.id, .type, .created_at}) AS atoms",
     )
     hidden, broken, old = row["atoms"]
-    store.run(
+    cypher(
+        store,
         "MATCH (a:Atom {id: $hidden}) "
         "SET a.visibility = 'team', a.team = $team, a.review = 'stale', a.review_note = 'old' "
         "WITH a MATCH (b:Atom {id: $broken}) SET b.type = 'bogus' "
@@ -401,7 +405,8 @@ def test_review_is_for_admin_keys_and_shows_only_what_the_key_may_see(server, ke
         )
         assert response.status_code == 422
     finally:
-        store.run(
+        cypher(
+            store,
             "MATCH (a:Atom {id: $hidden}) "
             "SET a.visibility = 'public', a.team = null REMOVE a.review, a.review_note "
             "WITH a MATCH (b:Atom {id: $broken}) SET b.type = $type "

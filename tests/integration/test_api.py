@@ -10,11 +10,11 @@ import wave
 import pytest
 from fastapi.testclient import TestClient
 
-from api import runtime
+from api import assembly
 from api.app import create_app
 from api.keys import ApiKeys
 from ingest.pipeline import ingest_paths
-from retrieval.index_sync import sync_index
+from retrieval.index.sync import sync_index
 from tests.conftest import SAMPLES, wipe_graph
 
 pytestmark = pytest.mark.integration
@@ -548,7 +548,7 @@ def test_the_reps_page_is_served(client):
 
 # -- Neo4j outage: 503 with Retry-After, then recovery without a restart ------------------
 def test_neo4j_outage_gives_503_and_recovers_by_itself(client, keys, api_settings, loaded):
-    server = runtime.local_server(api_settings)
+    server = assembly.local_server(api_settings)
     server.stop()
     try:
         response = client.post(

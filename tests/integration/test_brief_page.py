@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from api.keys import ApiKeys
 from ingest.pipeline import ingest_paths
-from retrieval.index_sync import sync_index
+from retrieval.index.sync import sync_index
 from tests.conftest import ROOT, SAMPLES
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

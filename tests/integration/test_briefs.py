@@ -14,9 +14,10 @@ from api.app import create_app
 from api.cli import app as cli_app
 from api.keys import ApiKeys
 from ingest.pipeline import ingest_paths
-from retrieval.brief_sections import SECTIONS, STAGE_SECTIONS, Stage
-from retrieval.index_sync import sync_index
+from retrieval.answers.brief_sections import SECTIONS, STAGE_SECTIONS, Stage
+from retrieval.index.sync import sync_index
 from tests.conftest import SAMPLES, TEST_HOME
+from tests.cypher import cypher
 
 pytestmark = pytest.mark.integration
 
@@ -103,7 +104,7 @@ def points(brief: dict) -> list[str]:
 
 
 def hidden_atoms(store) -> set[str]:
-    rows = store.run("MATCH (a:Atom) WHERE a.visibility <> 'public' RETURN a.id AS id")
+    rows = cypher(store, "MATCH (a:Atom) WHERE a.visibility <> 'public' RETURN a.id AS id")
     return {r["id"] for r in rows}
 
 

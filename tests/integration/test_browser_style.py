@@ -14,6 +14,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from ingest.pipeline import ingest_paths
 from tests.conftest import ROOT, SAMPLES
+from tests.cypher import cypher
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -39,7 +40,8 @@ def shown(store) -> dict[str, str]:
     (the samples are ingested if an earlier module has not; no index is needed)."""
     report = ingest_paths([SAMPLES], store)
     assert report.failures == []
-    rows = store.run(
+    rows = cypher(
+        store,
         "MATCH (a:Atom {type: 'case', visibility: 'public'})-[:MENTIONS]->(e:Entity {id: $e}), "
         "      (a)-[:FROM]->(d:Document) "
         "RETURN a.id AS id, a.caption AS caption, a.section AS section, d.title AS document, "
@@ -117,21 +119,26 @@ def test_the_style_captions_atoms_entities_and_documents_readably(settings, chro
 def test_captions_missing_or_out_of_date_are_filled_in_at_start_up(store, shown):
     """What every process start does (``ensure_schema``): captions of atoms written before
     captions existed, or whose title or type a curator changed in Browser."""
-    before = store.run("MATCH (a:Atom {id: $id}) RETURN a.title AS title", id=shown["id"])
+    before = cypher(store, "MATCH (a:Atom {id: $id}) RETURN a.title AS title", id=shown["id"])
     title = before[0]["title"]
     try:
-        store.run(
+        cypher(
+            store,
             "MATCH (a:Atom {id: $id}) SET a.title = '新标题 · 竞品对比', a.type = 'competitor' "
             "WITH a MATCH (b:Atom) WHERE b.id <> a.id WITH b LIMIT 3 REMOVE b.caption",
             id=shown["id"],
         )
         assert store.caption_atoms() == 4
-        [row] = store.run("MATCH (a:Atom {id: $id}) RETURN a.caption AS c", id=shown["id"])
+        [row] = cypher(store, "MATCH (a:Atom {id: $id}) RETURN a.caption AS c", id=shown["id"])
         assert row["c"] == "竞品 竞品对比"
-        assert store.run("MATCH (a:Atom) WHERE a.caption IS NULL RETURN count(a) AS n")[0]["n"] == 0
+        assert (
+            cypher(store, "MATCH (a:Atom) WHERE a.caption IS NULL RETURN count(a) AS n")[0]["n"]
+            == 0
+        )
         assert store.caption_atoms() == 0, "nothing is written once captions are right"
     finally:
-        store.run(
+        cypher(
+            store,
             "MATCH (a:Atom {id: $id}) SET a.title = $title, a.type = 'case'",
             id=shown["id"],
             title=title,

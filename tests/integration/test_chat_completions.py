@@ -15,7 +15,7 @@ import pytest
 
 from api.keys import ApiKeys
 from ingest.pipeline import ingest_paths
-from retrieval.index_sync import sync_index
+from retrieval.index.sync import sync_index
 from tests.conftest import ROOT, SAMPLES
 from tests.integration.test_rep_page import (
     SERVER_COMMAND,

@@ -16,8 +16,9 @@ from api.cli import app
 from api.keys import ApiKeys
 from ingest.pipeline import ingest_paths
 from kg.contributions import UNATTRIBUTED, Contribution, day_start
-from retrieval.index_sync import sync_index
+from retrieval.index.sync import sync_index
 from tests.conftest import TEST_HOME, wipe_graph
+from tests.cypher import cypher
 
 pytestmark = pytest.mark.integration
 
@@ -123,9 +124,10 @@ def graph(store, embedder, settings, tmp_path_factory):
     assert report.failures == []
     sync_index(store, embedder, settings.index_path)
 
-    rows = store.run(
+    rows = cypher(
+        store,
         "MATCH (a:Atom)-[:FROM]->(d:Document) RETURN a.id AS id, d.path AS path, "
-        "a.section AS section ORDER BY d.path, a.span_start, a.section"
+        "a.section AS section ORDER BY d.path, a.span_start, a.section",
     )
     by_place = {(r["path"], r["section"]): r["id"] for r in rows}
     atom = {
@@ -158,7 +160,8 @@ def graph(store, embedder, settings, tmp_path_factory):
     ):
         ids = [atom[a] for a in cited]
         store.record_feedback(feedback_id, kind, ids, answer_id, comment=None, deal=None, **who)
-    store.run(
+    cypher(
+        store,
         "MATCH (n) WHERE (n:Answer OR n:Feedback) AND n.id IN $ids "
         "SET n.created_at = datetime($old)",
         ids=["ans-old", "fb-old"],
@@ -185,7 +188,8 @@ def test_report_counts_exactly_and_orders_by_score(graph):
 
 def test_repeated_clicks_by_one_rep_count_once(graph):
     ids = [
-        r["id"] for r in graph.run("MATCH (:Answer {id: 'ans-1'})-[:CITES]->(a) RETURN a.id AS id")
+        r["id"]
+        for r in cypher(graph, "MATCH (:Answer {id: 'ans-1'})-[:CITES]->(a) RETURN a.id AS id")
     ]
     who = {"key_id": "k-test", "team": EAST, "user": "刘晓薇"}
     for n in range(3):
@@ -195,7 +199,7 @@ def test_repeated_clicks_by_one_rep_count_once(graph):
     try:
         assert report_numbers(graph.contributions()) == ALL_TIME
     finally:
-        graph.run("MATCH (f:Feedback) WHERE f.id STARTS WITH 'fb-again-' DETACH DELETE f")
+        cypher(graph, "MATCH (f:Feedback) WHERE f.id STARTS WITH 'fb-again-' DETACH DELETE f")
 
 
 def test_since_counts_only_later_answers_and_feedback(graph):

@@ -13,8 +13,9 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.keys import ApiKeys
 from ingest.pipeline import ingest_paths
-from retrieval.index_sync import sync_index
+from retrieval.index.sync import sync_index
 from tests.conftest import EVAL_DATA, SAMPLES
+from tests.cypher import cypher
 
 pytestmark = pytest.mark.integration
 
@@ -173,15 +174,16 @@ def test_old_conversations_are_deleted_when_a_new_one_starts(client, keys, loade
     old = ask(client, keys["outsider"], QUESTION)["conversation_id"]
     recent = ask(client, keys["outsider"], QUESTION)["conversation_id"]
     days = conv_settings.conversation_days
-    loaded.run(
+    cypher(
+        loaded,
         "MATCH (c:Conversation {id: $id}) SET c.updated_at = datetime() - duration({days: $d})",
         id=old,
         d=days + 1,
     )
     ask(client, keys["outsider"], "比亚迪的BMS预警怎么讲？")  # starts a conversation
     assert client.get(f"/v1/conversations/{old}", headers=auth(keys["outsider"])).status_code == 404
-    left = loaded.run(
-        "MATCH (c:Conversation {id: $id})-[:HAS_TURN]->(t) RETURN count(t) AS n", id=old
+    left = cypher(
+        loaded, "MATCH (c:Conversation {id: $id})-[:HAS_TURN]->(t) RETURN count(t) AS n", id=old
     )
     assert left[0]["n"] == 0  # its turns went with it
     assert (
@@ -278,7 +280,8 @@ def test_conversations_and_streams_never_show_what_a_key_may_not_see(client, key
     # The outsider's turns hold only what it typed: the hidden customer's industry relation
     # (stated by the team's document alone) is not walked for it.
     hidden = {
-        r["id"] for r in loaded.run("MATCH (a:Atom) WHERE a.team = $t RETURN a.id AS id", t=TEAM)
+        r["id"]
+        for r in cypher(loaded, "MATCH (a:Atom) WHERE a.team = $t RETURN a.id AS id", t=TEAM)
     }
     assert hidden and not any(atom in said["outsider"] for atom in hidden)
 

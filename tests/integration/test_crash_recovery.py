@@ -22,12 +22,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api import runtime
+from api import assembly
 from api.keys import ApiKeys
 from ingest.pipeline import IngestOptions, ingest_paths
 from kg.errors import GraphUnavailableError
 from kg.neo4j_store import Neo4jGraphStore, connect
-from retrieval.index_sync import check_drift, sync_index
+from retrieval.index.sync import check_drift, sync_index
 from tests.conftest import ROOT, SAMPLES, TEST_HOME
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -66,7 +66,7 @@ def crash_settings(settings, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(crash_settings) -> Iterator:
-    server = runtime.local_server(crash_settings)
+    server = assembly.local_server(crash_settings)
     server.resolve()
     server.start(crash_settings.password())
     yield server
@@ -88,7 +88,7 @@ def corpus(tmp_path_factory) -> Path:
 
 
 def open_store(settings) -> Neo4jGraphStore:
-    return runtime.open_store(settings)
+    return assembly.open_store(settings)
 
 
 def wipe(settings) -> None:

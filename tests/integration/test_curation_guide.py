@@ -22,6 +22,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from ingest.pipeline import ingest_paths
 from tests.conftest import ROOT, SAMPLES, wipe_graph
+from tests.cypher import cypher as records
 
 pytestmark = pytest.mark.integration
 
@@ -72,15 +73,16 @@ def run(store, name: str, /, **values: Any) -> list[dict[str, Any]]:
     # What Browser does with `:param x => expr`: the server evaluates `RETURN expr`. The
     # expressions come from our own files, not from users.
     params = {
-        key: store.run(f"RETURN {expr} AS value")[0]["value"] for key, expr in query.params.items()
+        key: records(store, f"RETURN {expr} AS value")[0]["value"]
+        for key, expr in query.params.items()
     }
     params.update(values)
     _ran.add(name)
-    return [record.data() for record in store.run(query.text, **params)]
+    return [record.data() for record in records(store, query.text, **params)]
 
 
 def cypher(store, query: str, **params: Any) -> list[dict[str, Any]]:
-    return [record.data() for record in store.run(query, **params)]
+    return [record.data() for record in records(store, query, **params)]
 
 
 def atom(store, atom_id: str) -> dict[str, Any] | None:

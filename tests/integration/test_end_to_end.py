@@ -3,10 +3,10 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from api import runtime
+from api import assembly
 from api.app import create_app
 from ingest.pipeline import ingest_paths
-from retrieval.index_sync import check_drift, sync_index
+from retrieval.index.sync import check_drift, sync_index
 from speech.audio import decode
 from tests.conftest import EVAL_DATA, SAMPLES, wipe_graph
 
@@ -25,7 +25,7 @@ def ingested(store, embedder, settings):
 
 @pytest.fixture(scope="module")
 def service(ingested, store, embedder, settings):
-    return runtime.search_service(settings, store, embedder)
+    return assembly.search_service(settings, store, embedder)
 
 
 def test_samples_land_as_atoms_linked_to_their_documents(ingested, store):
@@ -107,7 +107,7 @@ def test_example_question_is_answered_from_the_catl_case_with_citations(service)
 
 
 def test_spoken_question_is_transcribed_and_answered(service, settings):
-    transcriber = runtime.load_transcriber(settings)
+    transcriber = assembly.load_transcriber(settings)
     transcript = transcriber.transcribe(decode(EVAL_DATA / "speech_zh/questions/q01.wav"))
     assert "热失控" in transcript.text
     results = service.search(transcript.text, 5).results

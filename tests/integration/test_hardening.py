@@ -20,7 +20,7 @@ from api.keys import ApiKeys
 from ingest.limits import ParseLimits
 from ingest.pipeline import IngestOptions, ingest_paths
 from kg.neo4j_store import Neo4jGraphStore
-from retrieval.index_sync import check_drift, sync_index
+from retrieval.index.sync import check_drift, sync_index
 from tests.conftest import ROOT, SAMPLES, wipe_graph
 
 pytestmark = pytest.mark.integration

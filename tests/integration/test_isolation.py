@@ -22,7 +22,7 @@ from api.app import create_app
 from api.cli import app as cli_app
 from api.keys import ApiKeys
 from ingest.pipeline import ingest_paths
-from retrieval.index_sync import sync_index
+from retrieval.index.sync import sync_index
 from tests.conftest import SAMPLES, TEST_HOME, wipe_graph
 
 pytestmark = pytest.mark.integration

@@ -29,8 +29,9 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 
 from api.keys import ApiKeys
 from ingest.pipeline import ingest_paths
-from retrieval.index_sync import sync_index
+from retrieval.index.sync import sync_index
 from tests.conftest import ROOT, SAMPLES
+from tests.cypher import cypher
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -67,7 +68,7 @@ def ingested(store, embedder, settings, tmp_path_factory):
     report = ingest_paths([SAMPLES, folder], store)
     assert report.failures == []
     sync_index(store, embedder, settings.index_path)
-    rows = store.run("MATCH (a:Atom) WHERE a.text CONTAINS $s RETURN a.id AS id", s=SECRET)
+    rows = cypher(store, "MATCH (a:Atom) WHERE a.text CONTAINS $s RETURN a.id AS id", s=SECRET)
     assert len(rows) == 1, "the team document makes one atom"
     return rows[0]["id"]
 

@@ -4,7 +4,7 @@ import urllib.request
 
 import pytest
 
-from api import runtime
+from api import assembly
 from kg.errors import GraphAuthError
 from kg.neo4j_store import connect
 from kg.schema import FULLTEXT_INDEX, VECTOR_INDEX
@@ -16,7 +16,7 @@ def test_server_runs_neo4j_526_community_with_apoc(store, settings):
     info = store.server_info()
     assert info["Neo4j Kernel"] == "5.26.19 community"
     assert info["APOC"].startswith("5.26")
-    status = runtime.local_server(settings).status()
+    status = assembly.local_server(settings).status()
     assert status.running and status.pid
     assert status.log_path.exists()
 
@@ -47,7 +47,7 @@ def test_wrong_password_is_a_clear_error(store, settings):
 
 
 def test_starting_again_reuses_the_running_server(store, settings):
-    server = runtime.local_server(settings)
+    server = assembly.local_server(settings)
     pid = server.pid()
     assert server.start(settings.password()) is False
     assert server.pid() == pid

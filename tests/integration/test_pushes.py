@@ -21,8 +21,9 @@ from api.keys import ApiKeys
 from api.push_rules import DEFAULT_RULES
 from api.pushes import ATTEMPT_HEADER, PUSH_ID_HEADER, SIGNATURE_HEADER, verify
 from ingest.pipeline import ingest_paths
-from retrieval.index_sync import sync_index
+from retrieval.index.sync import sync_index
 from tests.conftest import SAMPLES
+from tests.cypher import cypher
 
 pytestmark = pytest.mark.integration
 
@@ -323,7 +324,9 @@ def test_another_team_sees_nothing_and_admins_see_no_hidden_points(client, keys,
     assert admin.status_code == 200
     assert push_id in admin.text, "admins see every push"
     assert TEAM_SECRET not in admin.text and TEAM_CUSTOMER not in admin.text
-    hidden = {r["id"] for r in loaded.run("MATCH (a:Atom {team: $t}) RETURN a.id AS id", t=TEAM)}
+    hidden = {
+        r["id"] for r in cypher(loaded, "MATCH (a:Atom {team: $t}) RETURN a.id AS id", t=TEAM)
+    }
     listed = admin.json()["items"]
     assert not hidden & {c["atom_id"] for p in listed for c in p["brief"]["citations"]}
 

@@ -22,8 +22,9 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from api.keys import ApiKeys
 from ingest.pipeline import ingest_paths
-from retrieval.index_sync import sync_index
+from retrieval.index.sync import sync_index
 from tests.conftest import EVAL_DATA, ROOT, SAMPLES
+from tests.cypher import cypher
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -223,7 +224,7 @@ def _page_url(server: Server, key: str, mark: str = "?") -> str:
 
 
 def _feedback_count(store) -> int:
-    return store.run("MATCH (f:Feedback) RETURN count(f) AS n")[0]["n"]
+    return cypher(store, "MATCH (f:Feedback) RETURN count(f) AS n")[0]["n"]
 
 
 def _expect_answer(page: Page, shot: Path, timeout: float = 15_000) -> None:

@@ -2,19 +2,19 @@
 
 `served` is what the API returns: each corpus is indexed as `skg index sync` would index it and
 every question is ranked by `retrieval/served.py` through `HybridRetriever.page`
-(retrieval/evaluation.py). Floors sit 0.015-0.02 under the figures measured on 2026-12-01
+(retrieval/evaluation/benchmark.py). Floors sit 0.015-0.02 under the figures measured on 2026-12-01
 (docs/retrieval.md, `make eval`), so a real regression fails while run-to-run noise does not.
 
 **Floors are on test splits only**: golden test, colloquial test and the test half of the CMRC
-2018 trial (split by article, `retrieval.beir.cmrc_split`). The fusion is tuned on the dev
-splits; a floor on dev would pin the tuning, not how well it carries over.
+2018 trial (split by article, `retrieval.evaluation.beir.cmrc_split`). The fusion is tuned on the
+dev splits; a floor on dev would pin the tuning, not how well it carries over.
 """
 
 import pytest
 
 from api.evaluate import EvalCorpus, cmrc_corpus, rows, sales_corpus
-from retrieval.evaluation import SERVED, EvalResult, evaluate_served
-from retrieval.feedback_eval import run_feedback_experiment
+from retrieval.evaluation.benchmark import SERVED, EvalResult, evaluate_served
+from retrieval.evaluation.feedback_eval import run_feedback_experiment
 from tests.conftest import EVAL_DATA, ROOT, TEST_HOME
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -3,9 +3,9 @@ and must not make ordinary speech worse (floors under the figures in docs/speech
 
 import pytest
 
-from api import runtime
+from api import assembly
 from api.evaluate import graph_for_corpus
-from retrieval.beir import load_beir
+from retrieval.evaluation.beir import load_beir
 from retrieval.tokenize import tokenize
 from speech.evaluation import evaluate_speech
 from speech.recognizer import SpeechRecognizer
@@ -21,7 +21,7 @@ def recognizer(settings):
     data = load_beir(ROOT / "data" / "golden")
     _, graph = graph_for_corpus(data, SAMPLES)
     tokens = [tokenize(f"{d['title']}\n{d['text']}") for d in data.corpus.values()]
-    return runtime.graph_aware_recognizer(runtime.load_transcriber(settings), graph, tokens)
+    return assembly.graph_aware_recognizer(assembly.load_transcriber(settings), graph, tokens)
 
 
 def test_domain_questions_improve_with_the_graph(recognizer):
@@ -49,6 +49,6 @@ def test_ordinary_speech_does_not_get_worse(recognizer, tmp_path):
 
 
 def test_plain_whisper_baseline_is_worse(settings):
-    plain = SpeechRecognizer(runtime.load_transcriber(settings))
+    plain = SpeechRecognizer(assembly.load_transcriber(settings))
     summary = evaluate_speech(QUESTIONS, plain).summary()
     assert summary["CER raw"] > 0.11

@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from api import runtime
+from api import assembly
 from api.app import create_app
 from api.keys import ApiKeys
 from ingest.pipeline import ingest_paths
 from kg.errors import AudioError
-from retrieval.index_sync import sync_index
+from retrieval.index.sync import sync_index
 from speech.audio import SAMPLE_RATE, decode
 from speech.recognizer import Screening, SpeechRecognizer
 from speech.silero_vad import SileroVoiceDetector
@@ -85,7 +85,7 @@ def test_tones_noise_silence_and_dtmf_are_not_speech(detector, name):
 
 def test_the_transcription_budget_stops_real_whisper(settings):
     recognizer = SpeechRecognizer(
-        runtime.load_transcriber(settings), screening=Screening(transcribe_seconds=0.05)
+        assembly.load_transcriber(settings), screening=Screening(transcribe_seconds=0.05)
     )
     with pytest.raises(AudioError, match="语音识别超时"):
         recognizer.recognize(decode(QUESTIONS / "q01.wav"))

@@ -22,8 +22,8 @@ import pytest
 import torch
 import whisper
 
+from models_build.whisper_models import assemble_ct2_model, ct2_to_openai_checkpoint
 from speech.audio import decode
-from speech.whisper_models import assemble_ct2_model, ct2_to_openai_checkpoint
 from tests.conftest import EVAL_DATA
 
 if TYPE_CHECKING:

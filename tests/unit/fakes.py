@@ -9,9 +9,17 @@ import numpy as np
 
 from kg.access import Writer
 from kg.errors import PermissionDeniedError
-from kg.models import Atom, CurationStatus, Document, Entity, Relation
-from kg.relink import AtomLinks, Relink
-from kg.store import DictionaryEntry, DocumentState, DocumentWrite, GraphRows, StoredAtom
+from kg.models import (
+    Atom,
+    AtomLinks,
+    CurationStatus,
+    DictionaryEntry,
+    Document,
+    Entity,
+    Relation,
+    Relink,
+)
+from kg.store import DocumentState, DocumentWrite, GraphRows, StoredAtom
 
 
 class MemoryGraphStore:

@@ -12,8 +12,8 @@ from api.keys import KEY_PATTERN
 from api.schemas import FeedbackCreate, next_offset
 from kg.access import ANONYMOUS, Scope, Viewer
 from kg.errors import IngestError
-from retrieval.highlight import highlight
-from retrieval.index_lock import index_lock
+from retrieval.answers.highlight import highlight
+from retrieval.index.lock import index_lock
 
 pytestmark = pytest.mark.unit
 

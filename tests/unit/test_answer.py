@@ -2,7 +2,7 @@ import pytest
 
 from kg.models import Atom, AtomType, SourceSpan
 from kg.store import StoredAtom
-from retrieval.answer import MAX_POINT_CHARS, compose
+from retrieval.answers.answer import MAX_POINT_CHARS, compose
 from retrieval.query import Intent, Query, RecognisedEntity
 
 pytestmark = pytest.mark.unit

@@ -9,8 +9,8 @@ import pytest
 
 from ingest.pipeline import ingest_paths
 from kg.access import Viewer
-from retrieval.brief import BriefComposer
-from retrieval.brief_sections import (
+from retrieval.answers.brief import BriefComposer
+from retrieval.answers.brief_sections import (
     MAX_QUERY_CHARS,
     SECTIONS,
     STAGE_SECTIONS,
@@ -22,8 +22,8 @@ from retrieval.brief_sections import (
     section_query,
     sections_for,
 )
-from retrieval.index_bundle import IndexBundle
-from retrieval.index_sync import sync_index
+from retrieval.index.bundle import IndexBundle
+from retrieval.index.sync import sync_index
 from retrieval.served import served_retriever
 from tests.unit.fakes import HashEmbedder, MemoryGraphStore
 

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from kg.errors import IndexNotReadyError
-from retrieval.dense import DenseRetriever, FaissIndex
 from retrieval.query import Intent, Query
+from retrieval.retrievers.dense import DenseRetriever, FaissIndex
 from tests.unit.fakes import HashEmbedder
 
 pytestmark = pytest.mark.unit

@@ -9,10 +9,10 @@ import pytest
 
 from api.evaluate import EvalCorpus, merged, named_set, rows
 from kg.errors import BadQueryError
-from retrieval.beir import BeirData, cmrc_split, cmrc_to_beir, load_beir, load_splits
 from retrieval.embedding.cached import CachedQueryEmbedder
-from retrieval.evaluation import RRF, SERVED, corpus_bundle, embed_corpus, evaluate_served
-from retrieval.hybrid import Filters, HybridRetriever
+from retrieval.evaluation.beir import BeirData, cmrc_split, cmrc_to_beir, load_beir, load_splits
+from retrieval.evaluation.benchmark import RRF, SERVED, corpus_bundle, embed_corpus, evaluate_served
+from retrieval.retrievers.hybrid import Filters, HybridRetriever
 from retrieval.served import served_retriever
 from tests.unit.fakes import HashEmbedder
 
@@ -188,7 +188,7 @@ def test_loading_the_dictionary_again_does_not_change_how_jieba_cuts():
     import jieba
 
     from kg.dictionary import EntityDictionary, load_into_jieba
-    from kg.store import DictionaryEntry
+    from kg.models import DictionaryEntry
 
     dictionary = EntityDictionary([DictionaryEntry("c:1", "宁的时代测试名", [], "Customer")])
     load_into_jieba(dictionary)

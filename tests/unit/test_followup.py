@@ -1,4 +1,4 @@
-"""Follow-up questions read against the previous turn (retrieval/followup.py), with a small
+"""Follow-up questions read against the previous turn (retrieval/answers/followup.py), with a small
 dictionary standing in for the graph's; how an answer shows the reading; and how a streamed
 answer ends when something fails after the stream started (api/streaming.py)."""
 
@@ -12,8 +12,8 @@ from pydantic import BaseModel
 from api.errors import SERVER_SIDE_DETAIL
 from api.streaming import pieces, sse
 from kg.errors import BadQueryError, GraphUnavailableError
-from retrieval.answer import Answer, AnswerPoint, AnswerSection, Citation
-from retrieval.followup import FollowUpReader, Mention, Reading, subject_of
+from retrieval.answers.answer import Answer, AnswerPoint, AnswerSection, Citation
+from retrieval.answers.followup import FollowUpReader, Mention, Reading, subject_of
 
 pytestmark = pytest.mark.unit
 

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from kg.dictionary import EntityDictionary
-from kg.store import DictionaryEntry
-from retrieval.answer import DECLINED, ENGLISH_NOTE, decline
-from retrieval.base import Hit
-from retrieval.confidence import SIGNALS, ConfidenceModel, question_signals
+from kg.models import DictionaryEntry
+from retrieval.answers.answer import DECLINED, ENGLISH_NOTE, decline
 from retrieval.query import QueryAnalyzer
-from retrieval.ranker import FEATURES, FusionModel, candidate_features, load_confidence
+from retrieval.retrievers.base import Hit
+from retrieval.retrievers.confidence import SIGNALS, ConfidenceModel, question_signals
+from retrieval.retrievers.ranker import FEATURES, FusionModel, candidate_features, load_confidence
 
 pytestmark = pytest.mark.unit
 

@@ -12,7 +12,7 @@ import pytest
 
 import api.jobs as jobs_module
 from api.jobs import WORKER, IngestJobs, safe_name
-from api.services import Services
+from api.state import Services
 from ingest.pipeline import IngestOptions, IngestReport
 from kg.access import Scope, Viewer, Writer
 from kg.errors import GraphUnavailableError, IngestError

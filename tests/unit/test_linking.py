@@ -2,7 +2,7 @@ import pytest
 
 from ingest.dedup import near_duplicates
 from kg.dictionary import EntityDictionary, unknown_candidates
-from kg.store import DictionaryEntry
+from kg.models import DictionaryEntry
 
 pytestmark = pytest.mark.unit
 

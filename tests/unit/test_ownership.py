@@ -12,7 +12,7 @@ from ingest.sources import document_id
 from kg.access import Scope, Viewer, Writer
 from kg.errors import IngestError, PermissionDeniedError
 from kg.models import Atom, AtomType, CurationStatus, SourceSpan, Visibility, atom_problems
-from retrieval.graph import GraphSnapshot
+from retrieval.retrievers.graph import GraphSnapshot
 from retrieval.visibility import EntityScope
 from speech.base import Transcript
 from speech.correction import Change

@@ -3,11 +3,11 @@ import pytest
 
 from ingest.pipeline import IngestOptions, ingest_paths
 from kg.models import CurationStatus
-from retrieval.dense import DenseRetriever
 from retrieval.embedding.prefetch import PrefetchingEmbedder
-from retrieval.index_bundle import IndexBundle
-from retrieval.index_sync import sync_index
+from retrieval.index.bundle import IndexBundle
+from retrieval.index.sync import sync_index
 from retrieval.query import Intent, Query
+from retrieval.retrievers.dense import DenseRetriever
 from tests.unit.fakes import HashEmbedder, MemoryGraphStore
 
 pytestmark = pytest.mark.unit
@@ -178,6 +178,38 @@ def test_near_duplicate_atoms_across_documents_are_linked(graph_corpus):
         store.atoms_by_id[original].source.document_id
     )
     assert similarity >= 0.8
+
+
+class CountingStore(MemoryGraphStore):
+    """Counts reads of the entity dictionary."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dictionary_reads = 0
+
+    def entity_dictionary(self):
+        self.dictionary_reads += 1
+        return super().entity_dictionary()
+
+
+def test_files_are_counted_once_and_the_dictionary_read_only_as_needed(corpus):
+    store = CountingStore()
+    totals = []
+    ingest_paths([corpus], store, on_total=totals.append)
+    assert totals == [3], "every supported file found, before any is parsed"
+    first = store.dictionary_reads
+    assert first == 1, "no entities written: the vocabulary read at the start is reused"
+    store.dictionary_reads = 0
+    (corpus / "cases" / "weld.md").write_text(GOOD.replace("五十五", "五十"))
+    ingest_paths([corpus], store)
+    assert store.dictionary_reads == 1
+
+
+def test_the_dictionary_is_read_again_after_entities_were_written(corpus):
+    store = CountingStore()
+    (corpus / "cases" / "terms.csv").write_text("术语,别名,定义\n热失控,TR,电芯温度失控。\n")
+    ingest_paths([corpus], store)
+    assert store.dictionary_reads == 2, "once at the start, once after writing the glossary's terms"
 
 
 class _CountingEmbedder(HashEmbedder):

@@ -1,8 +1,8 @@
 import httpx
 import pytest
 
-from retrieval.answer import Answer, AnswerPoint, AnswerSection, Citation
-from retrieval.polish import OpenAICompatiblePolisher
+from retrieval.answers.answer import Answer, AnswerPoint, AnswerSection, Citation
+from retrieval.answers.polish import OpenAICompatiblePolisher
 
 pytestmark = pytest.mark.unit
 

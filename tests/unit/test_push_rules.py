@@ -27,7 +27,7 @@ from api.pushes import Webhook, backoff, outcome, sign, verify
 from api.settings import Settings
 from api.signals import namespace_of
 from kg.access import Viewer
-from retrieval.brief_sections import SectionKey, Stage
+from retrieval.answers.brief_sections import SectionKey, Stage
 
 pytestmark = pytest.mark.unit
 

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 
 from api.refresh import IndexRefresher
-from retrieval.index_sync import SyncReport
+from retrieval.index.sync import SyncReport
 
 pytestmark = pytest.mark.unit
 

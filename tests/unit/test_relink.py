@@ -3,8 +3,8 @@
 import pytest
 
 from kg.dictionary import EntityDictionary
-from kg.relink import AtomLinks, link_hash, plan_relinks
-from kg.store import DictionaryEntry
+from kg.models import AtomLinks, DictionaryEntry
+from kg.relink import link_hash, plan_relinks
 
 pytestmark = pytest.mark.unit
 

@@ -6,14 +6,14 @@ import pytest
 
 from kg.access import Viewer
 from kg.dictionary import EntityDictionary
-from kg.store import DictionaryEntry
-from retrieval.base import Hit
-from retrieval.beir import cmrc_to_beir, split_sentences, write_trec_run
-from retrieval.fusion import mmr, reciprocal_rank, weighted_scores
-from retrieval.graph import GraphRetriever, GraphSnapshot
-from retrieval.hybrid import Filters, HybridRetriever
-from retrieval.metrics import evaluate, ndcg_at
+from kg.models import DictionaryEntry
+from retrieval.evaluation.beir import cmrc_to_beir, split_sentences, write_trec_run
+from retrieval.evaluation.ranking_metrics import evaluate, ndcg_at
 from retrieval.query import Intent, Query, QueryAnalyzer, detect_intent
+from retrieval.retrievers.base import Hit
+from retrieval.retrievers.fusion import mmr, reciprocal_rank, weighted_scores
+from retrieval.retrievers.graph import GraphRetriever, GraphSnapshot
+from retrieval.retrievers.hybrid import Filters, HybridRetriever
 
 pytestmark = pytest.mark.unit
 

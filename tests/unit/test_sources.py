@@ -181,3 +181,15 @@ def test_front_matter_sets_owner_visibility_and_status(tmp_path):
     path.write_text("---\n可见范围: 绝密\n---\n# 标题\n\n## 方案\n方案内容足够长，可以成为原子。\n")
     with pytest.raises(IngestError, match="unknown visibility"):
         _parse(path)
+
+
+def test_the_registry_gives_each_supported_suffix_one_parser():
+    from ingest.sources import SUPPORTED_SUFFIXES
+    from ingest.sources.registry import PARSERS, parser_for
+
+    claimed = [s for p in PARSERS for s in p.suffixes]
+    assert len(claimed) == len(set(claimed)), "a suffix belongs to one parser"
+    assert set(SUPPORTED_SUFFIXES) == set(claimed)
+    assert all(set(p.archives) <= set(p.suffixes) for p in PARSERS)
+    assert parser_for(".MD") is parser_for(".md") is not None
+    assert parser_for(".exe") is None

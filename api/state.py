@@ -7,15 +7,16 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from api import metrics, runtime
+from api import assembly, metrics
+from api.context import quiet_jieba
 from api.keys import ApiKeys
 from api.settings import Settings
 from kg.errors import IndexNotReadyError
-from kg.neo4j_store import Neo4jGraphStore
+from kg.service_store import AppStore
 from retrieval.embedding.base import Embedder
 from retrieval.embedding.batching import BatchingEmbedder
-from retrieval.index_bundle import IndexBundle
-from retrieval.index_sync import SyncReport, sync_index
+from retrieval.index.bundle import IndexBundle
+from retrieval.index.sync import SyncReport, sync_index
 from retrieval.service import SearchService
 from speech.base import Transcriber
 from speech.recognizer import SpeechRecognizer
@@ -36,7 +37,7 @@ class Services:
     def __init__(
         self,
         settings: Settings,
-        store: Neo4jGraphStore,
+        store: AppStore,
         embedder: Embedder,
         transcriber: Transcriber,
     ) -> None:
@@ -56,13 +57,11 @@ class Services:
     @classmethod
     def start(cls, settings: Settings) -> Services:
         """Connect, load the models, and load the index when there is one."""
-        import jieba  # logs its dictionary loading at DEBUG on a handler of its own
-
-        jieba.setLogLevel(logging.WARNING)
-        store = runtime.open_store(settings)
+        quiet_jieba()
+        store = assembly.open_store(settings)
         # Concurrent requests' questions are embedded together (docs/benchmarks.md, Encoders).
-        embedder = BatchingEmbedder(runtime.load_embedder(settings))
-        services = cls(settings, store, embedder, runtime.load_transcriber(settings))
+        embedder = BatchingEmbedder(assembly.load_embedder(settings))
+        services = cls(settings, store, embedder, assembly.load_transcriber(settings))
         if IndexBundle.exists(settings.index_path):
             services.reload()
         else:
@@ -109,12 +108,12 @@ class Services:
         """Load the index from disk and swap it in; requests in flight finish on the old one."""
         with self._reload_lock:
             bundle = IndexBundle.load(self.settings.index_path)
-            search = runtime.search_service(self.settings, self.store, self.embedder, bundle)
-            recognizer = runtime.graph_aware_recognizer(
+            search = assembly.search_service(self.settings, self.store, self.embedder, bundle)
+            recognizer = assembly.graph_aware_recognizer(
                 self.transcriber,
                 bundle.graph,
                 bundle.tokens.values(),
-                runtime.speech_screening(self.settings),
+                assembly.speech_screening(self.settings),
             )
             self._current = Searchable(bundle, search, recognizer)
         metrics.INDEX_RELOADS.inc()

@@ -6,13 +6,13 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from kg.errors import IndexNotReadyError
-from retrieval.base import Hit
 from retrieval.query import Query
+from retrieval.retrievers.base import Hit
 from retrieval.tokenize import tokenize
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 IDS_FILE = "ids.json"
 
 
-def _bm25s():
+def _bm25s() -> Any:  # bm25s has no type information
     """bm25s, imported where used: with numba beside it, it takes a second to import, which a
     run that builds and loads no lexical index (an unchanged re-ingest) should not pay."""
     import bm25s

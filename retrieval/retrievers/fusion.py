@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
-import numpy as np
+from numpy.typing import NDArray
 
-from retrieval.base import Hit
+from retrieval.retrievers.base import Hit
 
 
 def reciprocal_rank(
@@ -46,7 +47,7 @@ def weighted_scores(
 
 def mmr(
     ranked: Sequence[tuple[str, float]],
-    vector: Callable[[str], np.ndarray | None],
+    vector: Callable[[str], NDArray[Any] | None],
     top_k: int,
     diversity: float = 0.3,
 ) -> list[tuple[str, float]]:
@@ -59,7 +60,7 @@ def mmr(
     best = ranked[0][1] or 1.0
     pool = list(ranked)
     chosen: list[tuple[str, float]] = []
-    chosen_vectors: list[np.ndarray] = []
+    chosen_vectors: list[NDArray[Any]] = []
     while pool and len(chosen) < top_k:
 
         def value(item: tuple[str, float]) -> float:

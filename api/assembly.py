@@ -11,12 +11,13 @@ from ingest.limits import ParseLimits
 from kg.errors import ConfigError, ModelError
 from kg.neo4j_store import Neo4jGraphStore, connect
 from kg.server import LocalNeo4jServer, ServerConfig
+from kg.store import ServingStore
+from retrieval.answers.polish import OpenAICompatiblePolisher
 from retrieval.embedding.base import Embedder
 from retrieval.embedding.lazy import LazyEmbedder
 from retrieval.embedding.sentence_transformer import SentenceTransformerEmbedder
-from retrieval.graph import GraphSnapshot
-from retrieval.index_bundle import IndexBundle
-from retrieval.polish import OpenAICompatiblePolisher
+from retrieval.index.bundle import IndexBundle
+from retrieval.retrievers.graph import GraphSnapshot
 from retrieval.served import served_retriever
 from retrieval.service import SearchService
 from retrieval.visibility import EntityScope
@@ -80,18 +81,20 @@ def load_embedder(settings: Settings, *, lazy: bool = False) -> Embedder:
                 "`skg models prepare`."
             )
         if runtime == "ct2-int8":
-            from retrieval.embedding.ct2 import Ct2Embedder, encoder_name
+            from retrieval.embedding.ct2 import Ct2Embedder
+            from retrieval.embedding.ct2 import encoder_name as ct2_name
 
-            name = encoder_name(folder)
+            name = ct2_name(folder)
 
             def load() -> Embedder:
                 return Ct2Embedder(folder, threads=threads)
 
         else:
-            from retrieval.embedding.openvino_encoder import OpenVinoEmbedder, encoder_name
+            from retrieval.embedding.openvino_encoder import OpenVinoEmbedder
+            from retrieval.embedding.openvino_encoder import encoder_name as openvino_name
 
             precision = "f32" if runtime == "openvino-f32" else "auto"
-            name = encoder_name(folder, precision)
+            name = openvino_name(folder, precision)
 
             def load() -> Embedder:
                 return OpenVinoEmbedder(folder, threads=threads, precision=precision)
@@ -210,7 +213,7 @@ def graph_aware_recognizer(
 
 def search_service(
     settings: Settings,
-    store: Neo4jGraphStore,
+    store: ServingStore,
     embedder: Embedder,
     bundle: IndexBundle | None = None,
 ) -> SearchService:

@@ -1,6 +1,6 @@
 """What a brief is and holds at each stage of a deal: the context it is made from, the
 sections and what feeds each, how a section's query is written, and the composed brief.
-Pure data and functions (``retrieval/brief.py`` composes)."""
+Pure data and functions (``retrieval/answers/brief.py`` composes)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from itertools import pairwise
 
 from pydantic import BaseModel, Field
 
-from retrieval.answer import AnswerPoint, Citation
+from retrieval.answers.answer import AnswerPoint, Citation
 
 MAX_QUERY_CHARS = 500  # as a question (retrieval/service.py)
 NOTES_CHARS = 200  # of the notes, in a section's query

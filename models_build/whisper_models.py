@@ -183,7 +183,8 @@ def _torch_dtype(type_id: int) -> torch.dtype:
 
     if type_id >= len(_DTYPE_NAMES):
         raise ValueError(f"unknown CTranslate2 dtype id {type_id}")
-    return getattr(torch, _DTYPE_NAMES[type_id])
+    dtype: torch.dtype = getattr(torch, _DTYPE_NAMES[type_id])
+    return dtype
 
 
 def _read_variable(stream: IO[bytes]) -> tuple[str, torch.Tensor]:

@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from kg.errors import IndexNotReadyError
-from retrieval.dense import FaissIndex
 from retrieval.feedback import FeedbackMemory
-from retrieval.graph import GraphSnapshot
-from retrieval.index_lock import index_lock
-from retrieval.lexical import LexicalIndex
+from retrieval.index.lock import index_lock
+from retrieval.retrievers.dense import FaissIndex
+from retrieval.retrievers.graph import GraphSnapshot
+from retrieval.retrievers.lexical import LexicalIndex
 
 MANIFEST = "manifest.json"
 TOKENS = "tokens.json"

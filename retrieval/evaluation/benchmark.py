@@ -20,19 +20,21 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-from retrieval.base import Hit
-from retrieval.beir import BeirData
-from retrieval.dense import FaissIndex
 from retrieval.embedding.base import Embedder
 from retrieval.embedding.cached import CachedQueryEmbedder
-from retrieval.graph import GraphSnapshot
-from retrieval.hybrid import Filters
-from retrieval.index_bundle import IndexBundle
-from retrieval.lexical import LexicalIndex
-from retrieval.metrics import Qrels, evaluate
+from retrieval.evaluation.beir import BeirData
+from retrieval.evaluation.ranking_metrics import Qrels, evaluate
+from retrieval.index.bundle import IndexBundle
+from retrieval.retrievers.base import Hit
+from retrieval.retrievers.dense import FaissIndex
+from retrieval.retrievers.graph import GraphSnapshot
+from retrieval.retrievers.hybrid import Filters
+from retrieval.retrievers.lexical import LexicalIndex
 from retrieval.served import served_retriever
 from retrieval.tokenize import tokenize
 
@@ -67,7 +69,7 @@ def embed_corpus(
     texts: Sequence[str],
     cache_dir: Path | None,
     on_progress: Callable[[int, int], None] | None = None,
-) -> tuple[np.ndarray, bool]:
+) -> tuple[NDArray[Any], bool]:
     """Passage vectors, cached by model name and corpus content; and whether they were cached.
 
     Passages are embedded shortest first, so each batch holds similar lengths (padding to the
@@ -94,7 +96,7 @@ def embed_corpus(
 
 
 def corpus_bundle(
-    data: BeirData, vectors: np.ndarray, model: str, snapshot: GraphSnapshot | None = None
+    data: BeirData, vectors: NDArray[Any], model: str, snapshot: GraphSnapshot | None = None
 ) -> IndexBundle:
     """The index bundle ``skg index sync`` would write if the corpus were approved, public atoms:
     dense vectors of the text, lexical tokens of title and text, and the graph (or none)."""

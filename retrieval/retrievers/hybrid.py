@@ -5,22 +5,24 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
+from numpy.typing import NDArray
 
-from retrieval.base import Hit, Retriever
-from retrieval.confidence import ConfidenceModel, question_signals
+from kg.models import SEARCHABLE_STATUSES
 from retrieval.feedback import FeedbackMemory, atom_bonus, rerank
-from retrieval.fusion import mmr, reciprocal_rank, weighted_scores
-from retrieval.graph import GraphSnapshot
 from retrieval.query import Query
-from retrieval.ranker import Candidates, FusionModel, candidate_features, load_confidence
+from retrieval.retrievers.base import Hit, Retriever
+from retrieval.retrievers.confidence import ConfidenceModel, question_signals
+from retrieval.retrievers.fusion import mmr, reciprocal_rank, weighted_scores
+from retrieval.retrievers.graph import GraphSnapshot
+from retrieval.retrievers.ranker import Candidates, FusionModel, candidate_features, load_confidence
 from retrieval.visibility import EntityScope
 
 # The weights of the earlier fixed fusion of min-max scaled scores, kept as a baseline for
 # evaluation (``method="weighted"``); the server ranks with the learned fusion
-# (retrieval/ranker.py, docs/retrieval.md).
+# (retrieval/retrievers/ranker.py, docs/retrieval.md).
 DEFAULT_WEIGHTS = {"dense": 1.0, "lexical": 0.5, "graph": 0.2}
 # Learned scores are scaled per question onto the range the fixed fusion's scores had, so that
 # feedback bonuses (retrieval/feedback.py, at most 0.2) keep their measured effect.
@@ -32,10 +34,10 @@ class Filters:
     """Which atoms may be returned. ``None`` means no restriction on that field."""
 
     types: frozenset[str] | None = None
-    statuses: frozenset[str] | None = frozenset({"draft", "approved"})
+    statuses: frozenset[str] | None = SEARCHABLE_STATUSES
     entities: frozenset[str] | None = None  # atom must mention one of these (customer, industry)
     visibilities: frozenset[str] | None = None  # e.g. only "public" atoms
-    allow: Callable[[dict[str, str]], bool] | None = None  # the caller's access rules
+    allow: Callable[[Mapping[str, str]], bool] | None = None  # the caller's access rules
 
     def admits(self, atom_id: str, meta: dict[str, str], mentions: set[str]) -> bool:
         if self.types is not None and meta.get("type") not in self.types:
@@ -68,13 +70,15 @@ class Evidence:
     """The learned fusion's candidates and their raw scores, for the answer's confidence."""
 
     candidates: Candidates
-    scores: np.ndarray
+    scores: NDArray[Any]
 
 
 class Page(NamedTuple):
     hits: list[FusedHit]
     total: int  # candidates that passed the filters, within the retrieval depth
-    confidence: float  # 0-1: how sure the knowledge is of an answer (retrieval/confidence.py)
+    confidence: (
+        float  # 0-1: how sure the knowledge is of an answer (retrieval/retrievers/confidence.py)
+    )
 
 
 class HybridRetriever:
@@ -96,9 +100,9 @@ class HybridRetriever:
         idf: Callable[[str], float | None] | None = None,
         depth: int = 100,
         diversity: float = 0.0,
-        vector: Callable[[str], np.ndarray | None] | None = None,
+        vector: Callable[[str], NDArray[Any] | None] | None = None,
         memory: FeedbackMemory | None = None,
-        query_vector: Callable[[str], np.ndarray] | None = None,
+        query_vector: Callable[[str], NDArray[Any]] | None = None,
     ) -> None:
         """``method="learned"`` ranks with ``ranker`` (default: the shipped model), which
         needs each atom's lexical terms (``atom_tokens``), title and text (``atom_texts``) and the

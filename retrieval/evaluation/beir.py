@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from kg.errors import BadQueryError
 
@@ -81,7 +82,7 @@ def load_splits(
     return BeirData(documents, queries, dict(qrels), meta)
 
 
-def _jsonl(path: Path) -> list[dict]:
+def _jsonl(path: Path) -> list[dict[str, Any]]:
     rows = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if line.strip():
@@ -138,7 +139,7 @@ def cmrc_to_beir(squad_json: Path, level: str, *, titled: bool = False) -> BeirD
         raise BadQueryError(f"{squad_json}: not a readable CMRC (SQuAD) file ({exc})") from exc
 
 
-def _cmrc(data: list[dict], level: str, titled: bool) -> BeirData:
+def _cmrc(data: list[dict[str, Any]], level: str, titled: bool) -> BeirData:
     corpus: dict[str, dict[str, str]] = {}
     queries: dict[str, str] = {}
     qrels: dict[str, dict[str, int]] = {}

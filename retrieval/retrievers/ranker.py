@@ -23,8 +23,8 @@ atom's words they lost to BM25 alone, on paraphrases to the dense retriever alon
   lexical evidence up where a candidate matches the whole question and down where none does.
 
 Trained pairwise (relevant vs. not, within a question) on dev splits only, by
-``scripts/train_fusion.py``, and shipped as JSON (``retrieval/fusion_model.json``). Serving it
-is one matrix product over a few hundred candidates.
+``scripts/train_fusion.py``, and shipped as JSON (``retrieval/retrievers/fusion_model.json``).
+Serving it is one matrix product over a few hundred candidates.
 """
 
 from __future__ import annotations
@@ -34,14 +34,15 @@ import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-from retrieval.base import Hit
+from retrieval.retrievers.base import Hit
 
 if TYPE_CHECKING:
-    from retrieval.confidence import ConfidenceModel
+    from retrieval.retrievers.confidence import ConfidenceModel
 
 MODEL_FILE = Path(__file__).with_name("fusion_model.json")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -95,7 +96,7 @@ class Candidates:
     """One question's candidates and their features (rows in ``ids`` order)."""
 
     ids: list[str]
-    features: np.ndarray
+    features: NDArray[Any]
     signals: QuerySignals
 
 
@@ -199,7 +200,7 @@ def candidate_features(
     return Candidates(ids, np.hstack([base, extra]) if len(ids) else extra, signals)
 
 
-def _minmax(values: np.ndarray, listed: list[int]) -> np.ndarray:
+def _minmax(values: NDArray[Any], listed: list[int]) -> NDArray[Any]:
     """Scaled to [0, 1] by the range of the rows the retriever listed; 0 for the others."""
     out = np.zeros(len(values), dtype=np.float32)
     if not listed:
@@ -220,10 +221,10 @@ def _coverage(terms: Mapping[str, float], total: float, atom_tokens: Collection[
 class FusionModel:
     """A linear ranker: a candidate's score is ``features @ weights``."""
 
-    weights: np.ndarray
+    weights: NDArray[Any]
     trained_on: tuple[str, ...] = ()
 
-    def scores(self, features: np.ndarray) -> np.ndarray:
+    def scores(self, features: NDArray[Any]) -> NDArray[Any]:
         return features @ self.weights if len(features) else np.zeros(0, dtype=np.float32)
 
     def to_json(self) -> dict[str, object]:
@@ -254,7 +255,7 @@ class FusionModel:
 
 def load_confidence(path: Path = MODEL_FILE) -> ConfidenceModel | None:
     """The shipped confidence model (trained with the fusion), or None when there is none."""
-    from retrieval.confidence import ConfidenceModel
+    from retrieval.retrievers.confidence import ConfidenceModel
 
     data = json.loads(path.read_text(encoding="utf-8"))
     return ConfidenceModel.from_json(data["confidence"]) if "confidence" in data else None

@@ -17,11 +17,13 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
+from retrieval.evaluation.ranking_metrics import Qrels, evaluate
 from retrieval.feedback import memory_from_events, rerank
-from retrieval.metrics import Qrels, evaluate
 
 TOP = 5
 NOISE_SEEDS = tuple(range(1, 11))
@@ -81,7 +83,7 @@ def run_feedback_experiment(
     runs: Mapping[str, Ranking],
     qrels: Qrels,
     questions: Mapping[str, str],
-    vectors: Mapping[str, np.ndarray],
+    vectors: Mapping[str, NDArray[Any]],
 ) -> dict[str, dict[str, float]]:
     """nDCG@10 per scenario on the questions with feedback (``seen``) and without
     (``unseen``), next to the baseline without feedback. ``vectors``: each question's

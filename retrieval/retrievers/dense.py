@@ -7,14 +7,16 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
+from numpy.typing import NDArray
 
 from kg.errors import IndexNotReadyError
-from retrieval.base import Hit
 from retrieval.embedding.base import Embedder
 from retrieval.query import Query
+from retrieval.retrievers.base import Hit
 
 logger = logging.getLogger(__name__)
 
@@ -38,14 +40,15 @@ class FaissIndex:
 
     @classmethod
     def build(
-        cls, ids: Sequence[str], versions: Sequence[int], vectors: np.ndarray, model: str
+        cls, ids: Sequence[str], versions: Sequence[int], vectors: NDArray[Any], model: str
     ) -> FaissIndex:
         dims = int(vectors.shape[1])
         if len(vectors) >= HNSW_THRESHOLD:
             # Approximate above the threshold: exact search grows linearly with the atoms.
-            index = faiss.IndexHNSWFlat(dims, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-            index.hnsw.efConstruction = 80
-            index.hnsw.efSearch = HNSW_EF_SEARCH
+            hnsw = faiss.IndexHNSWFlat(dims, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+            hnsw.hnsw.efConstruction = 80
+            hnsw.hnsw.efSearch = HNSW_EF_SEARCH
+            index: faiss.Index = hnsw
         else:
             index = faiss.IndexFlatIP(dims)
         if len(vectors):
@@ -56,7 +59,7 @@ class FaissIndex:
     def dimensions(self) -> int:
         return int(self.index.d)
 
-    def search(self, query: np.ndarray, k: int) -> list[tuple[str, float]]:
+    def search(self, query: NDArray[Any], k: int) -> list[tuple[str, float]]:
         if not self.ids:
             return []
         scores, rows = self.index.search(query.reshape(1, -1).astype(np.float32), k)

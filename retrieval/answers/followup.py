@@ -25,8 +25,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from retrieval.graph import GraphSnapshot
 from retrieval.query import INTENT_CUES, Intent, Query, detect_intent
+from retrieval.retrievers.graph import GraphSnapshot
 from retrieval.visibility import Allow, EntityScope
 
 

@@ -12,7 +12,7 @@ import re
 
 import httpx
 
-from retrieval.answer import Answer
+from retrieval.answers.answer import Answer
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ knowledge is confident of them. An atom, or a near-copy of its text, is used onc
 A customer the caller may not see, or the graph does not know, is treated as unknown: the
 brief falls back to its industry's knowledge and says so.
 
-Every point cites its atom as an answer does (``retrieval.answer.Citation``); names shown
+Every point cites its atom as an answer does (``retrieval.answers.answer.Citation``); names shown
 (the customer, the industry found through the graph) are only those the caller may see.
 """
 
@@ -22,9 +22,10 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from kg.store import GraphStore, StoredAtom
-from retrieval.answer import AnswerPoint, Citation, citation, point_text
-from retrieval.brief_sections import (
+from kg.models import SEARCHABLE_STATUSES
+from kg.store import ServingStore, StoredAtom
+from retrieval.answers.answer import AnswerPoint, Citation, citation, point_text
+from retrieval.answers.brief_sections import (
     MAX_QUERY_CHARS,
     SECTIONS,
     Brief,
@@ -36,14 +37,13 @@ from retrieval.brief_sections import (
     section_query,
     sections_for,
 )
-from retrieval.graph import GraphSnapshot
-from retrieval.hybrid import Filters, HybridRetriever
 from retrieval.query import QueryAnalyzer
+from retrieval.retrievers.graph import GraphSnapshot
+from retrieval.retrievers.hybrid import Filters, HybridRetriever
 from retrieval.visibility import EntityScope
 
 Allow = Callable[[Mapping[str, str]], bool]
 DEPTH = 30  # candidates looked at per section
-STATUSES = frozenset({"draft", "approved"})
 TEXT_ONLY = 3  # the tier of atoms about none of the context's entities
 # Their admission asks this much confidence of the context's words (docs/retrieval.md: at 0.6
 # answers keep 90 % of answerable questions and decline 79 % of unanswerable ones).
@@ -81,7 +81,7 @@ class BriefComposer:
         analyzer: QueryAnalyzer,
         retriever: HybridRetriever,
         graph: GraphSnapshot,
-        store: GraphStore,
+        store: ServingStore,
     ) -> None:
         self._analyzer = analyzer
         self._retriever = retriever
@@ -194,7 +194,7 @@ class BriefComposer:
             chosen[key] = self._candidates(context, anchors, spec, allow, text, found_by_words)
         ids = list(dict.fromkeys(p.atom_id for picks in chosen.values() for p in picks))
         stored = {s.atom.id: s for s in self._store.atoms(ids)}
-        live = Filters(statuses=STATUSES, allow=allow)
+        live = Filters(statuses=SEARCHABLE_STATUSES, allow=allow)
         citations: list[Citation] = []
         sections: list[BriefSection] = []
         used: set[str] = set()  # atom ids and point texts already in the brief
@@ -239,7 +239,7 @@ class BriefComposer:
         counts: Counter[str] = Counter()
         for pick in picks:
             atom = stored.get(pick.atom_id)
-            if atom is None or pick.atom_id in used or not live.admits_live(atom_meta(atom)):
+            if atom is None or pick.atom_id in used or not live.admits_live(atom.live_meta()):
                 continue
             point = point_text(atom.atom.text)
             document, kind = "doc:" + atom.atom.source.document_id, atom.atom.type.value
@@ -268,7 +268,7 @@ class BriefComposer:
     ) -> list[_Pick]:
         """The section's candidates in the order they would be shown (more than it shows:
         some may be dropped when read back, or as near-copies of another section's)."""
-        filters = Filters(types=spec.types, statuses=STATUSES, allow=allow)
+        filters = Filters(types=spec.types, statuses=SEARCHABLE_STATUSES, allow=allow)
         names = [anchors.customer_name, *(self._graph.names.get(i, "") for i in anchors.industries)]
         query_text = section_query(context, spec, names, text)
         query = self._retriever.scope(self._analyzer.analyze(query_text), filters)
@@ -303,7 +303,7 @@ class BriefComposer:
         words = " ".join([text, *context.products, *context.competitors, context.notes]).strip()
         if not words:
             return frozenset()
-        filters = Filters(statuses=STATUSES, allow=allow)
+        filters = Filters(statuses=SEARCHABLE_STATUSES, allow=allow)
         query = self._retriever.scope(self._analyzer.analyze(words[:MAX_QUERY_CHARS]), filters)
         page = self._retriever.page(query, 0, WORDS_DEPTH, filters)
         if page.confidence < max(self._retriever.threshold, TEXT_ONLY_CONFIDENCE):
@@ -362,15 +362,3 @@ def _fallback_note(context: BriefContext, anchors: Anchors) -> str | None:
         f"知识库中没有客户「{given}」的资料，也未识别到行业，"
         "以下按产品、竞品与备注检索到的通用知识整理，仅供参考。"
     )
-
-
-def atom_meta(stored: StoredAtom) -> dict[str, str]:
-    """The fields access rules and filters read, as the graph holds them now."""
-    atom = stored.atom
-    return {
-        "type": atom.type.value,
-        "status": atom.status.value,
-        "visibility": atom.visibility.value,
-        "team": atom.team or "",
-        "owner": atom.owner or "",
-    }

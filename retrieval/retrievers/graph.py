@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 
 from kg.dictionary import EntityDictionary, normalize
 from kg.errors import IndexNotReadyError
-from kg.store import DictionaryEntry
-from retrieval.base import Hit
+from kg.models import DictionaryEntry
 from retrieval.query import Query
+from retrieval.retrievers.base import Hit
 
 if TYPE_CHECKING:
     from retrieval.visibility import EntityScope

@@ -1,4 +1,11 @@
-"""Ranking metrics on graded relevance judgments (BEIR/TREC conventions)."""
+"""Ranking metrics on graded relevance judgments (BEIR/TREC conventions).
+
+Kept by hand on purpose. nDCG here uses the exponential gain ``2**grade - 1`` on our graded
+qrels (golden and colloquial sets grade 1 and 2): trec_eval, and so pytrec_eval, uses the
+linear gain ``grade``, which gives other numbers on every query with a grade-2 document. ranx's
+``ndcg_burges`` uses the same gain as ours, but ranx brings about twenty packages (pandas,
+matplotlib, seaborn, ir_datasets, fastparquet...) into the served install for these 40 lines.
+"""
 
 from __future__ import annotations
 

@@ -16,25 +16,25 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from kg.dictionary import EntityDictionary
-from kg.models import atom_problems
+from kg.models import SEARCHABLE_STATUSES, atom_problems
 from kg.relink import plan_relinks
-from kg.store import GraphStore
-from retrieval.dense import FaissIndex
+from kg.store import IndexStore
 from retrieval.embedding.base import Embedder
 from retrieval.feedback import FeedbackCounts, FeedbackMemory, memory_from_events, prior
-from retrieval.graph import GraphSnapshot
-from retrieval.index_bundle import IndexBundle
-from retrieval.index_lock import index_lock
-from retrieval.lexical import LexicalIndex
+from retrieval.index.bundle import IndexBundle
+from retrieval.index.lock import index_lock
+from retrieval.retrievers.dense import FaissIndex
+from retrieval.retrievers.graph import GraphSnapshot
+from retrieval.retrievers.lexical import LexicalIndex
 from retrieval.tokenize import tokenize
 
 logger = logging.getLogger(__name__)
 
 EMBED_BATCH = 64
 OUTSIDE_EDITOR = "neo4j（未经 curation 查询）"
-SEARCHABLE = {"draft", "approved"}
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class DriftReport:
 
 
 def sync_index(
-    store: GraphStore,
+    store: IndexStore,
     embedder: Embedder,
     index_dir: Path,
     *,
@@ -87,7 +87,7 @@ def sync_index(
 
 
 def _sync(
-    store: GraphStore,
+    store: IndexStore,
     embedder: Embedder,
     index_dir: Path,
     rebuild: bool,
@@ -164,7 +164,8 @@ def _sync(
     graph.priors = feedback_priors(atoms.values())
     # Question vectors of an earlier encoder must not meet this one's: forget them.
     same_encoder = previous is not None and previous.dense.model == embedder.name
-    memory = feedback_memory(store, embedder, previous.memory if same_encoder else None)
+    earlier = previous.memory if previous is not None and same_encoder else None
+    memory = feedback_memory(store, embedder, earlier)
     IndexBundle(dense, lexical, graph, versions, tokens, texts, memory, fingerprint).save(index_dir)
     added = sum(1 for a in versions if a not in old_versions)
     changed = sum(1 for a, v in versions.items() if a in old_versions and old_versions[a] != v)
@@ -183,7 +184,7 @@ def _access_meta(atom: dict[str, Any]) -> dict[str, str]:
 
 
 def embed_pending(
-    store: GraphStore,
+    store: IndexStore,
     embedder: Embedder,
     pending: list[tuple[str, str, str]],
     on_batch: Callable[[int, int], None] | None = None,
@@ -211,7 +212,7 @@ def embed_pending(
             writing.result()
 
 
-def relink_changed_atoms(store: GraphStore, earlier_texts: dict[str, list[str]]) -> int:
+def relink_changed_atoms(store: IndexStore, earlier_texts: dict[str, list[str]]) -> int:
     """Links of atoms people changed follow their text and new aliases (``kg.relink``).
 
     Returns how many atoms gained or lost a link."""
@@ -227,12 +228,12 @@ def relink_changed_atoms(store: GraphStore, earlier_texts: dict[str, list[str]])
 
 
 def feedback_memory(
-    store: GraphStore, embedder: Embedder, previous: FeedbackMemory | None
+    store: IndexStore, embedder: Embedder, previous: FeedbackMemory | None
 ) -> FeedbackMemory:
     """Votes on answers, by question; questions seen before keep their vectors."""
     known = dict(zip(previous.questions, previous.vectors, strict=True)) if previous else {}
 
-    def embed(questions: list[str]) -> np.ndarray:
+    def embed(questions: list[str]) -> NDArray[Any]:
         new = [q for q in questions if q not in known]
         if new:
             known.update(zip(new, embedder.embed_queries(new), strict=True))
@@ -251,12 +252,12 @@ def feedback_priors(atoms: Iterable[dict[str, Any]]) -> dict[str, float]:
     return priors
 
 
-def check_drift(store: GraphStore, index_dir: Path) -> DriftReport:
+def check_drift(store: IndexStore, index_dir: Path) -> DriftReport:
     """Compare what the index holds with what the graph says is searchable (with vectors of
     the encoder the index was built with)."""
     bundle = IndexBundle.load(index_dir)
     graph_rows = store.snapshot()
-    searchable = {a["id"] for a in graph_rows.atoms if a["status"] in SEARCHABLE}
+    searchable = {a["id"] for a in graph_rows.atoms if a["status"] in SEARCHABLE_STATUSES}
     current = {atom_id: version for atom_id, version, _ in store.embeddings(bundle.dense.model)}
     indexed = bundle.versions
     return DriftReport(

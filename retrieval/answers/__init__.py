@@ -1,0 +1,1 @@
+"""Answer composition: answers and briefs from ranked atoms, follow-ups, highlights, polish."""

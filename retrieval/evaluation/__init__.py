@@ -1,0 +1,2 @@
+"""Evaluation: BEIR data, the served ranking measured beside its retrievers, ranking metrics,
+and the effect of feedback."""
