@@ -17,6 +17,7 @@ from retrieval.embedding.sentence_transformer import SentenceTransformerEmbedder
 from retrieval.graph import GraphSnapshot
 from retrieval.index_bundle import IndexBundle
 from retrieval.polish import OpenAICompatiblePolisher
+from retrieval.query import QueryAnalyzer
 from retrieval.served import served_retriever
 from retrieval.service import SearchService
 from retrieval.visibility import EntityScope
@@ -213,10 +214,12 @@ def search_service(
     store: Neo4jGraphStore,
     embedder: Embedder,
     bundle: IndexBundle | None = None,
+    analyzer: QueryAnalyzer | None = None,
 ) -> SearchService:
-    """Dense, lexical and graph retrieval over the synced index, fused (docs/retrieval.md)."""
+    """Dense, lexical and graph retrieval over the synced index, fused (docs/retrieval.md);
+    ``analyzer``: one built for the same entity layer, to reuse."""
     bundle = bundle or IndexBundle.load(settings.index_path)
-    analyzer, retriever = served_retriever(bundle, embedder)
+    analyzer, retriever = served_retriever(bundle, embedder, analyzer=analyzer)
     polisher = None
     if settings.llm_base_url and settings.llm_model:
         polisher = OpenAICompatiblePolisher(

@@ -108,8 +108,77 @@ class GraphSnapshot:
         by_entity: dict[str, list[str]] = defaultdict(list)
         for atom_id, entity_id in mentions:
             by_entity[entity_id].append(atom_id)
-        snapshot.mentions = dict(by_entity)
+        # In id order, so that a snapshot maintained by deltas walks as a rebuilt one does
+        # (a walk takes the first MAX_ATOMS_PER_ENTITY atoms of an entity).
+        snapshot.mentions = {e: sorted(set(atoms)) for e, atoms in by_entity.items()}
         return snapshot
+
+    def with_atoms(
+        self,
+        atoms: dict[str, dict[str, str] | None],
+        mentions: dict[str, list[str]],
+        documents: dict[str, str],
+        priors: dict[str, float],
+    ) -> GraphSnapshot:
+        """A new snapshot with these atoms' metadata (None: the atom left the index), their
+        mentions (entity ids), documents and feedback priors replaced; the entity layer is
+        shared with this one, which is left as it is."""
+        changed = set(atoms)
+        new = GraphSnapshot(
+            names=self.names,
+            kinds=self.kinds,
+            aliases=self.aliases,
+            neighbours=self.neighbours,
+            mentions=dict(self.mentions),
+            atoms=dict(self.atoms),
+            priors={a: p for a, p in self.priors.items() if a not in changed},
+            documents=dict(self.documents),
+            backing=self.backing,
+            relation_sources=self.relation_sources,
+        )
+        new._surfaces = self._surfaces
+        touched: set[str] = set()
+        for entity_id, atom_ids in self.mentions.items():
+            if changed.intersection(atom_ids):
+                touched.add(entity_id)
+        for atom_id, meta in atoms.items():
+            if meta is None:
+                new.atoms.pop(atom_id, None)
+                new.documents.pop(atom_id, None)
+                continue
+            new.atoms[atom_id] = meta
+            new.documents[atom_id] = documents.get(atom_id, "")
+            touched.update(mentions.get(atom_id, []))
+        for atom_id, prior in priors.items():
+            if atom_id in new.atoms:
+                new.priors[atom_id] = prior
+        for entity_id in touched:
+            kept = [a for a in self.mentions.get(entity_id, []) if a not in changed]
+            added = [
+                a for a in changed if atoms[a] is not None and entity_id in mentions.get(a, [])
+            ]
+            merged = sorted(set(kept + added))
+            if merged:
+                new.mentions[entity_id] = merged
+            else:
+                new.mentions.pop(entity_id, None)
+        return new
+
+    def with_entity_layer(self, layer: GraphSnapshot) -> GraphSnapshot:
+        """A new snapshot with ``layer``'s entities, relations and provenance and this one's
+        atoms."""
+        return GraphSnapshot(
+            names=layer.names,
+            kinds=layer.kinds,
+            aliases=layer.aliases,
+            neighbours=layer.neighbours,
+            mentions=self.mentions,
+            atoms=self.atoms,
+            priors=self.priors,
+            documents=self.documents,
+            backing=layer.backing,
+            relation_sources=layer.relation_sources,
+        )
 
     def dictionary(self) -> EntityDictionary:
         """The entity vocabulary, for recognising entities in questions."""

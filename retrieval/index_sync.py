@@ -20,7 +20,8 @@ import numpy as np
 from kg.dictionary import EntityDictionary
 from kg.models import atom_problems
 from kg.relink import plan_relinks
-from kg.store import GraphStore
+from kg.store import ChangeFeed, GraphStore
+from retrieval.change_feed import LAG_S, feed_state, since_ms
 from retrieval.dense import FaissIndex
 from retrieval.embedding.base import Embedder
 from retrieval.feedback import FeedbackCounts, FeedbackMemory, memory_from_events, prior
@@ -100,6 +101,10 @@ def _sync(
     )
     # Read before anything else: a change made while this sync runs makes the next one run.
     fingerprint = store.graph_fingerprint()
+    token = store.change_token(LAG_S) if isinstance(store, ChangeFeed) else None
+    stamps = (
+        store.atom_stamps_since(since_ms(token)) if isinstance(store, ChangeFeed) and token else {}
+    )
     if (
         previous is not None
         and fingerprint
@@ -154,7 +159,7 @@ def _sync(
         graph_rows.entities,
         graph_rows.relations,
         [(a, e) for a, e in graph_rows.mentions if a in versions],
-        {atom_id: _access_meta(a) for atom_id, a in atoms.items()},
+        {atom_id: access_meta(a) for atom_id, a in atoms.items()},
         documents={atom_id: str(a.get("document_id") or "") for atom_id, a in atoms.items()},
         backing=graph_rows.backing,
         relation_sources=graph_rows.relation_sources,
@@ -163,7 +168,20 @@ def _sync(
     # Question vectors of an earlier encoder must not meet this one's: forget them.
     same_encoder = previous is not None and previous.dense.model == embedder.name
     memory = feedback_memory(store, embedder, previous.memory if same_encoder else None)
-    IndexBundle(dense, lexical, graph, versions, tokens, texts, memory, fingerprint).save(index_dir)
+    feed = (
+        feed_state(
+            token,
+            stamps,
+            graph_rows.mentions,
+            {str(a["id"]) for a in graph_rows.atoms},
+            set(versions),
+        )
+        if token is not None
+        else None
+    )
+    IndexBundle(dense, lexical, graph, versions, tokens, texts, memory, fingerprint, feed).save(
+        index_dir
+    )
     added = sum(1 for a in versions if a not in old_versions)
     changed = sum(1 for a, v in versions.items() if a in old_versions and old_versions[a] != v)
     removed = sum(1 for a in old_versions if a not in versions)
@@ -171,7 +189,7 @@ def _sync(
     return SyncReport(len(pending), len(versions), added, changed, removed, len(edited), relinked)
 
 
-def _access_meta(atom: dict[str, Any]) -> dict[str, str]:
+def access_meta(atom: dict[str, Any]) -> dict[str, str]:
     """What filters and access rules read of an atom; one a hand edit broke is private to its
     owner (``kg.models.atom_problems``), as every read of it from the graph treats it."""
     meta = {k: str(atom[k] or "") for k in ("type", "status", "visibility", "team", "owner")}
@@ -209,11 +227,16 @@ def embed_pending(
             writing.result()
 
 
-def relink_changed_atoms(store: GraphStore, earlier_texts: dict[str, list[str]]) -> int:
-    """Links of atoms people changed follow their text and new aliases (``kg.relink``).
+def relink_changed_atoms(
+    store: GraphStore, earlier_texts: dict[str, list[str]], among: list[str] | None = None
+) -> int:
+    """Links of atoms people changed follow their text and new aliases (``kg.relink``); only
+    those ``among`` these ids when given (a change-feed update whose entities did not change).
 
     Returns how many atoms gained or lost a link."""
-    atoms = store.atoms_to_relink()
+    if among is not None and not among:
+        return 0
+    atoms = store.atoms_to_relink() if among is None else store.atoms_to_relink(among)
     if not atoms:
         return 0
     plans = plan_relinks(atoms, EntityDictionary(store.entity_dictionary()), earlier_texts)
