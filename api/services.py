@@ -68,7 +68,10 @@ class Services:
         embedder = BatchingEmbedder(runtime.load_embedder(settings))
         services = cls(settings, store, embedder, runtime.load_transcriber(settings))
         if IndexBundle.exists(settings.index_path):
-            services.reload()
+            try:
+                services.reload()
+            except IndexNotReadyError as exc:  # e.g. an earlier version's files
+                logger.warning("the search index is rebuilt after the start: %s", exc)
         else:
             logger.warning(
                 "no search index at %s yet: run `skg index sync` or ingest", settings.index_path

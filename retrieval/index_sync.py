@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from kg.dictionary import EntityDictionary
+from kg.errors import IndexNotReadyError
 from kg.models import atom_problems
 from kg.relink import plan_relinks
 from kg.store import ChangeFeed, GraphStore
@@ -94,11 +95,12 @@ def _sync(
     rebuild: bool,
     on_batch: Callable[[int, int], None] | None,
 ) -> SyncReport:
-    previous = (
-        None
-        if rebuild or not IndexBundle.exists(index_dir)
-        else IndexBundle.load(index_dir, lock=False)
-    )
+    previous = None
+    if not rebuild and IndexBundle.exists(index_dir):
+        try:
+            previous = IndexBundle.load(index_dir, lock=False)
+        except IndexNotReadyError as exc:  # an earlier version's files: build afresh
+            logger.warning("rebuilding the index: %s", exc)
     # Read before anything else: a change made while this sync runs makes the next one run.
     fingerprint = store.graph_fingerprint()
     token = store.change_token(LAG_S) if isinstance(store, ChangeFeed) else None

@@ -101,16 +101,27 @@ def update_index(
 
     present = {r["id"] for r in rows}
     deleted = changed - present
-    known = (set(bundle.versions) | feed.others) - deleted
+
+    def known(atom_id: str) -> bool:
+        return atom_id in bundle.versions or atom_id in feed.others
+
+    # The atoms the graph should hold if nothing else was deleted (small sets only).
+    expected = (
+        len(bundle.versions)
+        + len(feed.others)
+        - sum(1 for a in deleted if known(a))
+        + sum(1 for a in present if not known(a))
+    )
     if graph_rows is not None:
-        graph_ids = {str(a["id"]) for a in graph_rows.atoms}
-    elif token.atoms != len(known | present):
+        graph_ids: set[str] | None = {str(a["id"]) for a in graph_rows.atoms}
+    elif token.atoms != expected:
         graph_ids = store.atom_ids()  # atoms were deleted (or created without a stamp)
     else:
         graph_ids = None
     if graph_ids is not None:
-        deleted |= known - graph_ids
-        unstamped = sorted(graph_ids - known - present)
+        every = set(bundle.versions) | feed.others
+        deleted |= every - graph_ids
+        unstamped = sorted(graph_ids - every - present)
         if unstamped:
             embed_pending(
                 store, embedder, store.atoms_needing_embedding_among(unstamped, embedder.name)

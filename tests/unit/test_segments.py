@@ -104,3 +104,20 @@ def test_dense_segments_rank_as_a_rebuild() -> None:
     merged = index.merged()
     assert merged.delta_size == 0 and merged.dead_count == 0
     assert merged.ids == ids
+
+
+def test_hnsw_main_segment_skips_dead_rows() -> None:
+    import faiss
+
+    nrng = np.random.default_rng(5)
+    ids = [f"atom-{i:04d}" for i in range(500)]
+    vectors = _vectors(nrng, ids)
+    hnsw = faiss.IndexHNSWFlat(16, 16, faiss.METRIC_INNER_PRODUCT)
+    hnsw.add(np.asarray([vectors[a] for a in ids]))
+    index = FaissIndex(hnsw, ids, [1] * len(ids), "m")
+    query = vectors["atom-0007"]
+    assert index.search(query, 1)[0][0] == "atom-0007"
+    changed = index.with_changes({"new": (1, query)}, ["atom-0007"])
+    got = changed.search(query, 5)
+    assert got[0][0] == "new" and "atom-0007" not in [a for a, _ in got]
+    assert index.search(query, 1)[0][0] == "atom-0007", "the older generation is untouched"
