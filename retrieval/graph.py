@@ -50,6 +50,18 @@ class GraphSnapshot:
     relation_sources: dict[str, list[str]] = field(default_factory=dict)
     _document_atoms: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
     _surfaces: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
+    _by_atom: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
+
+    def atom_entities(self) -> dict[str, list[str]]:
+        """The entities each atom mentions (the inverse of ``mentions``, built once and kept
+        up to date by ``with_atoms``)."""
+        if self._by_atom is None:
+            by_atom: dict[str, list[str]] = defaultdict(list)
+            for entity_id, atom_ids in self.mentions.items():
+                for atom_id in atom_ids:
+                    by_atom[atom_id].append(entity_id)
+            self._by_atom = dict(by_atom)
+        return self._by_atom
 
     def named(self, surface: str) -> list[str]:
         """The entities a name or alias (any case or width) stands for (an index built once)."""
@@ -137,18 +149,20 @@ class GraphSnapshot:
             relation_sources=self.relation_sources,
         )
         new._surfaces = self._surfaces
+        by_atom = dict(self.atom_entities())
         touched: set[str] = set()
-        for entity_id, atom_ids in self.mentions.items():
-            if changed.intersection(atom_ids):
-                touched.add(entity_id)
         for atom_id, meta in atoms.items():
+            touched.update(by_atom.pop(atom_id, []))
             if meta is None:
                 new.atoms.pop(atom_id, None)
                 new.documents.pop(atom_id, None)
                 continue
             new.atoms[atom_id] = meta
             new.documents[atom_id] = documents.get(atom_id, "")
-            touched.update(mentions.get(atom_id, []))
+            if mentions.get(atom_id):
+                by_atom[atom_id] = list(mentions[atom_id])
+                touched.update(mentions[atom_id])
+        new._by_atom = by_atom
         for atom_id, prior in priors.items():
             if atom_id in new.atoms:
                 new.priors[atom_id] = prior
@@ -167,7 +181,7 @@ class GraphSnapshot:
     def with_entity_layer(self, layer: GraphSnapshot) -> GraphSnapshot:
         """A new snapshot with ``layer``'s entities, relations and provenance and this one's
         atoms."""
-        return GraphSnapshot(
+        new = GraphSnapshot(
             names=layer.names,
             kinds=layer.kinds,
             aliases=layer.aliases,
@@ -179,6 +193,8 @@ class GraphSnapshot:
             backing=layer.backing,
             relation_sources=layer.relation_sources,
         )
+        new._by_atom = self._by_atom
+        return new
 
     def dictionary(self) -> EntityDictionary:
         """The entity vocabulary, for recognising entities in questions."""
@@ -230,11 +246,7 @@ class GraphRetriever:
 
     def __init__(self, snapshot: GraphSnapshot) -> None:
         self._g = snapshot
-        degree: dict[str, int] = defaultdict(int)
-        for atoms in snapshot.mentions.values():
-            for atom_id in atoms:
-                degree[atom_id] += 1
-        self._degree = dict(degree)
+        self._by_atom = snapshot.atom_entities()  # an atom's degree: how many it mentions
 
     def walk(self, entity_ids: list[str], scope: EntityScope | None = None) -> dict[str, GraphHit]:
         """Best-scoring path to every reachable atom; an atom reached from several recognised
@@ -279,7 +291,8 @@ class GraphRetriever:
     def search(self, query: Query, top_k: int) -> list[Hit]:
         walked = self.walk([e.id for e in query.entities], query.scope)
         # Among equal scores, an atom about fewer things is more specifically about these.
+        degree = self._by_atom
         ranked = sorted(
-            walked.values(), key=lambda h: (-h.score, self._degree.get(h.atom_id, 0), h.atom_id)
+            walked.values(), key=lambda h: (-h.score, len(degree.get(h.atom_id, ())), h.atom_id)
         )[:top_k]
         return [Hit(h.atom_id, h.score, self.name, tuple(h.path)) for h in ranked]

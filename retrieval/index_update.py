@@ -254,7 +254,7 @@ def _apply(
             if atom_id in mention_counts:
                 mention_counts[atom_id] += 1
         rebuilt = GraphSnapshot.build([], [], [(a, e) for a, e in every if a in versions], {})
-        graph = replace(graph, mentions=rebuilt.mentions)
+        graph = replace(graph, mentions=rebuilt.mentions, _by_atom=None)
     if entity_changed:
         layer = store.entity_layer()
         graph = graph.with_entity_layer(

@@ -121,3 +121,29 @@ def test_hnsw_main_segment_skips_dead_rows() -> None:
     got = changed.search(query, 5)
     assert got[0][0] == "new" and "atom-0007" not in [a for a, _ in got]
     assert index.search(query, 1)[0][0] == "atom-0007", "the older generation is untouched"
+
+
+def test_graph_snapshot_deltas_match_a_rebuild() -> None:
+    from retrieval.graph import GraphSnapshot
+
+    meta = {"type": "case", "status": "approved", "visibility": "public", "team": "", "owner": ""}
+    mentions = [("a1", "e1"), ("a2", "e1"), ("a2", "e2"), ("a3", "e2")]
+    snapshot = GraphSnapshot.build([], [], mentions, dict.fromkeys(["a1", "a2", "a3"], meta))
+    assert snapshot.atom_entities()["a2"] == ["e1", "e2"]
+    changed = snapshot.with_atoms(
+        {"a2": meta, "a3": None, "a4": meta},
+        {"a2": ["e2"], "a4": ["e1", "e3"]},
+        {"a2": "d1", "a4": "d2"},
+        {"a4": 0.5},
+    )
+    rebuilt = GraphSnapshot.build(
+        [],
+        [],
+        [("a1", "e1"), ("a2", "e2"), ("a4", "e1"), ("a4", "e3")],
+        dict.fromkeys(["a1", "a2", "a4"], meta),
+    )
+    assert changed.mentions == rebuilt.mentions
+    assert changed.atoms == rebuilt.atoms and changed.priors == {"a4": 0.5}
+    assert sorted(changed.atom_entities()["a4"]) == ["e1", "e3"]
+    assert "a3" not in changed.atom_entities()
+    assert snapshot.mentions["e2"] == ["a2", "a3"], "the older generation is untouched"
