@@ -89,9 +89,7 @@ def main() -> None:
                 found.append(rows[0])
             if truth is None:
                 truth = found
-            recall = np.mean(
-                [len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)]
-            )
+            recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)])
             size_mb = len(faiss.serialize_index(index)) / 1024 / 1024
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             ms = np.asarray(times) * 1000
