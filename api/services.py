@@ -99,6 +99,10 @@ class Services:
             )
             if update is None:
                 kind = "full"
+                if self._unsaved and current is not None:
+                    # A full sync starts from the folder: first bring it up to memory's state.
+                    self._write(current.bundle)
+                    self._unsaved = False
                 report = sync_index(self.store, self.embedder, self.settings.index_path)
                 self._chores()
                 self.reload()
@@ -130,10 +134,13 @@ class Services:
                 return False
             bundle = self._current.bundle
             self._unsaved = False
+        self._write(bundle)
+        return True
+
+    def _write(self, bundle: IndexBundle) -> None:
         with index_lock(self.settings.index_path, exclusive=True):
             bundle.save(self.settings.index_path)
         logger.info("search index written to %s", self.settings.index_path)
-        return True
 
     def sync_after_writes(self) -> None:
         """Return once a sync that started after this call has completed. Callers arriving

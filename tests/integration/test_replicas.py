@@ -17,6 +17,7 @@ import pytest
 
 from api.keys import ApiKeys
 from ingest.pipeline import ingest_paths
+from retrieval.index_sync import sync_index
 from tests.conftest import ROOT, SAMPLES, wipe_graph
 
 pytestmark = pytest.mark.integration
@@ -34,9 +35,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def graph(store, settings):
+def graph(store, embedder, settings, tmp_path_factory):
     wipe_graph(settings)
     assert ingest_paths([SAMPLES], store).failures == []
+    # Embed once here (the vectors are stored on the atoms): the replicas then build their
+    # indexes from the graph without embedding anything, as a new host does.
+    sync_index(store, embedder, tmp_path_factory.mktemp("seed") / "index")
     return store
 
 
