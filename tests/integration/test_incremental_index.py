@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 
 import pytest
 
@@ -56,12 +57,18 @@ def update(store, embedder, bundle, **kw):
     return result
 
 
+def _settled(token):
+    """The token without its count of recent stamps, which falls as stamps age out of the lag
+    window even when nothing changes."""
+    return replace(token, recent=0)
+
+
 def test_the_change_token_moves_with_a_stamped_edit_only(store, synced):
     before = store.change_token(LAG_S)
-    assert store.change_token(LAG_S) == before, "nothing changed, nothing moves"
+    assert _settled(store.change_token(LAG_S)) == _settled(before), "nothing changed"
     atom_id = public_atom(store, 3)
     cypher(store, "MATCH (a:Atom {id: $id}) SET a.review = 'stale'", id=atom_id)
-    assert store.change_token(LAG_S) == before, "a field search does not read is no change"
+    assert _settled(store.change_token(LAG_S)) == _settled(before), "not read by search"
     cypher(
         store,
         "MATCH (a:Atom {id: $id}) SET a.title = a.title + '（修订）', a.version = a.version + 1, "
