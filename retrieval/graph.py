@@ -51,6 +51,9 @@ class GraphSnapshot:
     _document_atoms: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
     _surfaces: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
     _by_atom: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
+    _dictionary: tuple[dict[str, str], EntityDictionary] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def atom_entities(self) -> dict[str, list[str]]:
         """The entities each atom mentions (the inverse of ``mentions``, built once and kept
@@ -149,6 +152,7 @@ class GraphSnapshot:
             relation_sources=self.relation_sources,
         )
         new._surfaces = self._surfaces
+        new._dictionary = self._dictionary
         by_atom = dict(self.atom_entities())
         touched: set[str] = set()
         for atom_id, meta in atoms.items():
@@ -197,11 +201,15 @@ class GraphSnapshot:
         return new
 
     def dictionary(self) -> EntityDictionary:
-        """The entity vocabulary, for recognising entities in questions."""
-        return EntityDictionary(
-            DictionaryEntry(i, name, self.aliases.get(i, []), self.kinds.get(i, ""))
-            for i, name in self.names.items()
-        )
+        """The entity vocabulary, for recognising entities in questions (built once; shared by
+        the generations that share this entity layer)."""
+        if self._dictionary is None or self._dictionary[0] is not self.names:
+            built = EntityDictionary(
+                DictionaryEntry(i, name, self.aliases.get(i, []), self.kinds.get(i, ""))
+                for i, name in self.names.items()
+            )
+            self._dictionary = (self.names, built)
+        return self._dictionary[1]
 
     def save(self, directory: Path) -> None:
         data = {

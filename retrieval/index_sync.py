@@ -230,10 +230,14 @@ def embed_pending(
 
 
 def relink_changed_atoms(
-    store: GraphStore, earlier_texts: dict[str, list[str]], among: list[str] | None = None
+    store: GraphStore,
+    earlier_texts: dict[str, list[str]],
+    among: list[str] | None = None,
+    dictionary: EntityDictionary | None = None,
 ) -> int:
     """Links of atoms people changed follow their text and new aliases (``kg.relink``); only
-    those ``among`` these ids when given (a change-feed update whose entities did not change).
+    those ``among`` these ids when given (a change-feed update whose entities did not change,
+    which passes the index's ``dictionary`` of them too).
 
     Returns how many atoms gained or lost a link."""
     if among is not None and not among:
@@ -241,7 +245,8 @@ def relink_changed_atoms(
     atoms = store.atoms_to_relink() if among is None else store.atoms_to_relink(among)
     if not atoms:
         return 0
-    plans = plan_relinks(atoms, EntityDictionary(store.entity_dictionary()), earlier_texts)
+    dictionary = dictionary or EntityDictionary(store.entity_dictionary())
+    plans = plan_relinks(atoms, dictionary, earlier_texts)
     store.relink(plans)
     changed = sum(1 for p in plans if p.add or p.remove)
     if changed:

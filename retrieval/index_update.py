@@ -75,8 +75,12 @@ def update_index(
     if graph_rows is not None:
         changed |= _audit(bundle, feed, graph_rows.atoms, graph_rows.mentions)
 
-    relinked = relink_changed_atoms(
-        store, bundle.texts, among=None if entity_changed else sorted(changed)
+    relinked = (
+        relink_changed_atoms(store, bundle.texts)
+        if entity_changed
+        else relink_changed_atoms(
+            store, bundle.texts, sorted(changed), dictionary=bundle.graph.dictionary()
+        )
     )
     if relinked:  # relinking stamps the atoms it changed
         window = store.atom_stamps_since(since_ms(feed.token))
