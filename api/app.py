@@ -81,7 +81,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 resumed,
                 lost,
             )
-        refresher = IndexRefresher(services, settings.index_refresh_seconds)
+        refresher = IndexRefresher(
+            services,
+            settings.index_refresh_seconds,
+            audit_s=settings.index_audit_seconds,
+            save_s=settings.index_save_seconds,
+        )
         if settings.index_refresh_seconds > 0:
             refresher.start()
         app.state.services = services

@@ -17,6 +17,7 @@ from retrieval.embedding.base import Embedder
 from retrieval.embedding.lazy import LazyEmbedder
 from retrieval.embedding.sentence_transformer import SentenceTransformerEmbedder
 from retrieval.index.bundle import IndexBundle
+from retrieval.query import QueryAnalyzer
 from retrieval.retrievers.graph import GraphSnapshot
 from retrieval.served import served_retriever
 from retrieval.service import SearchService
@@ -216,10 +217,12 @@ def search_service(
     store: ServingStore,
     embedder: Embedder,
     bundle: IndexBundle | None = None,
+    analyzer: QueryAnalyzer | None = None,
 ) -> SearchService:
-    """Dense, lexical and graph retrieval over the synced index, fused (docs/retrieval.md)."""
+    """Dense, lexical and graph retrieval over the synced index, fused (docs/retrieval.md);
+    ``analyzer``: one built for the same entity layer, to reuse."""
     bundle = bundle or IndexBundle.load(settings.index_path)
-    analyzer, retriever = served_retriever(bundle, embedder)
+    analyzer, retriever = served_retriever(bundle, embedder, analyzer=analyzer)
     polisher = None
     if settings.llm_base_url and settings.llm_model:
         polisher = OpenAICompatiblePolisher(

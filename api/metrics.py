@@ -39,7 +39,20 @@ INGEST_JOBS = Counter(
 INDEX_RELOADS = Counter("skg_index_reloads_total", "Search index reloads.", registry=REGISTRY)
 INDEX_CHECK = Histogram(
     "skg_index_change_check_seconds",
-    "The refresher's check of the graph for changes (its fingerprint).",
-    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+    "The refresher's check of the graph for changes (its change feed's token).",
+    buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+    registry=REGISTRY,
+)
+INDEX_UPDATE = Histogram(
+    "skg_index_update_seconds",
+    "Index syncs by kind: 'feed' (only what changed), 'audit' (every atom compared), "
+    "'full' (rebuilt).",
+    ["kind"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+    registry=REGISTRY,
+)
+INDEX_SYNCED_AT = Gauge(
+    "skg_index_last_sync_timestamp_seconds",
+    "When the index was last brought in step with the graph (Unix time).",
     registry=REGISTRY,
 )

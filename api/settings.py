@@ -125,7 +125,22 @@ class Settings(BaseSettings):
         30.0,
         ge=0,
         description="How often a running server looks for changes made in Neo4j "
-        "(curators' edits, feedback) and refreshes its index; 0 turns it off.",
+        "(curators' edits, feedback) and refreshes its index; 0 turns it off. The check reads "
+        "the graph's change feed (milliseconds at any size).",
+    )
+    index_audit_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="How often a running server compares every atom in Neo4j with its index "
+        "(the safety net for hand edits that stamp nothing), flags stale atoms and refreshes "
+        "Browser captions; stretched so that audits take at most 1/20 of the time on a large "
+        "graph; 0 turns it off.",
+    )
+    index_save_seconds: float = Field(
+        300.0,
+        ge=0,
+        description="How often a running server writes the index it keeps current in memory "
+        "to disk (so that a restart starts from it); 0: only at shutdown.",
     )
     ingest_large_job_bytes: int = Field(
         1024 * 1024,

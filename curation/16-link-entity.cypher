@@ -15,6 +15,6 @@ CALL apoc.util.validate(e IS NULL, 'No entity with id %s / 找不到实体', [$e
 CALL apoc.util.validate(trim(coalesce($curator, '')) = '',
                         'Set your name first / 请先设置 :param curator', [])
 MERGE (a)-[m:MENTIONS]->(e)
-SET m.by = $curator, m.at = datetime()
+SET m.by = $curator, m.at = datetime(), a.updated_at = datetime()  // the change feed
 RETURN a.id AS 编号, a.title AS 标题, e.id AS 实体, e.name AS 实体名称,
        COLLECT { MATCH (a)-[:MENTIONS]->(x:Entity) RETURN x.name } AS 该原子提到的全部实体

@@ -43,7 +43,13 @@ from kg.models import (
     sanitized_atom_fields,
 )
 from kg.schema import ensure_schema
-from kg.store import DocumentState, DocumentWrite, GraphRows, StoredAtom
+from kg.store import (
+    ChangeToken,
+    DocumentState,
+    DocumentWrite,
+    GraphRows,
+    StoredAtom,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -335,8 +341,14 @@ class Neo4jGraphStore:
         """Atoms whose text changed without a version bump: keep the old text as a version."""
         self._run(queries.RECORD_OUTSIDE_EDITS, rows=list(rows), by=by)
 
-    def atoms_to_relink(self) -> list[AtomLinks]:
-        """Atoms people changed, with their links (see ``kg.relink``)."""
+    def atoms_to_relink(self, among: Sequence[str] | None = None) -> list[AtomLinks]:
+        """Atoms people changed, with their links (see ``kg.relink``); only those ``among``
+        these ids when given."""
+        rows = (
+            self._run(queries.ATOMS_TO_RELINK)
+            if among is None
+            else self._run(queries.ATOMS_TO_RELINK_AMONG, ids=list(among))
+        )
         return [
             AtomLinks(
                 id=r["id"],
@@ -347,7 +359,7 @@ class Neo4jGraphStore:
                 linked=frozenset(r["linked"]),
                 declared=frozenset(r["declared"]),
             )
-            for r in self._run(queries.ATOMS_TO_RELINK)
+            for r in rows
         ]
 
     def relink(self, plans: Sequence[Relink]) -> None:
@@ -385,6 +397,79 @@ class Neo4jGraphStore:
                 default=str,
             )
             return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+    # -- the change feed (issue 15) -----------------------------------------------------------
+    def change_token(self, lag_s: float) -> ChangeToken:
+        """Counts and newest stamps: changes whenever a writer changes what search reads."""
+        r = self._run(queries.CHANGE_TOKEN, lag_s=int(lag_s))[0]
+        return ChangeToken(
+            **{k: int(r[k]) for k in ("atoms", "mentions", "entities", "relations")},
+            **{k: int(r[k]) for k in ("declares", "about", "feedback", "recent")},
+            atom_ms=r["atom_ms"],
+            entity_ms=r["entity_ms"],
+        )
+
+    def atom_stamps_since(self, since_ms: int) -> dict[str, int]:
+        """Atoms stamped at or after ``since_ms`` (epoch ms), with their stamps."""
+        rows = self._run(queries.ATOM_STAMPS_SINCE, since_ms=int(since_ms))
+        return {r["id"]: int(r["ms"]) for r in rows}
+
+    def changed_atoms(self, ids: Sequence[str], model: str) -> list[dict[str, Any]]:
+        """These atoms as the snapshot holds them, with ``ms`` (their stamp), ``embedding``
+        (of ``model``, or None) and ``mentions`` (entity ids); deleted ones are absent."""
+        rows: list[dict[str, Any]] = []
+        for start in range(0, len(ids), WRITE_BATCH * 4):
+            batch = list(ids[start : start + WRITE_BATCH * 4])
+            rows += [
+                r.data()
+                for r in self._run(
+                    queries.CHANGED_ATOMS, ids=batch, model=model, legacy=LEGACY_MODEL
+                )
+            ]
+        return rows
+
+    def atoms_needing_embedding_among(
+        self, ids: Sequence[str], model: str
+    ) -> list[tuple[str, str, str]]:
+        """Those of these atoms without a vector of ``model``."""
+        rows = self._run(
+            queries.ATOMS_NEEDING_EMBEDDING_AMONG, ids=list(ids), model=model, legacy=LEGACY_MODEL
+        )
+        return [(r["id"], r["title"], r["text"]) for r in rows]
+
+    def atom_ids(self) -> set[str]:
+        """Every atom's id (to find deletions when the atom count says there were some)."""
+        return {r["id"] for r in self._run(queries.ATOM_IDS)}
+
+    def atom_feedback(self) -> dict[str, list[list[Any]]]:
+        """Votes on atoms per atom: ``[[kind, distinct voters], ...]``."""
+        return {r["id"]: list(r["feedback"]) for r in self._run(queries.ATOM_FEEDBACK)}
+
+    def entity_layer(self) -> GraphRows:
+        """The snapshot's entity part (entities, relations, provenance), without atoms."""
+        relations = self._run(queries.SNAPSHOT_RELATIONS)
+        return GraphRows(
+            atoms=[],
+            entities=[
+                DictionaryEntry(r["id"], r["name"], list(r["aliases"]), r["kind"])
+                for r in self._run(queries.SNAPSHOT_ENTITIES)
+            ],
+            relations=[(r["source"], r["name"], r["target"]) for r in relations],
+            mentions=[],
+            backing=[
+                (r["entity"], r["document"], [a for aliases in r["aliases"] for a in aliases or []])
+                for r in self._run(queries.SNAPSHOT_BACKING)
+            ],
+            relation_sources={
+                (r["source"], r["name"], r["target"]): list(r["sources"])
+                for r in relations
+                if r["sources"]
+            },
+        )
+
+    def mentions(self) -> list[tuple[str, str]]:
+        """Every (atom, entity) mention."""
+        return [(r["atom"], r["entity"]) for r in self._run(queries.SNAPSHOT_MENTIONS)]
 
     def ping(self) -> None:
         """Raise ``GraphUnavailableError`` unless Neo4j answers a trivial query."""

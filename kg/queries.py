@@ -90,6 +90,7 @@ WITH DISTINCT d, doc
 UNWIND doc.about AS entity_id
 MATCH (e:Entity {id: entity_id})
 MERGE (d)-[:ABOUT]->(e)
+SET e.updated_at = datetime()
 """
 
 DELETE_ATOMS = """
@@ -154,7 +155,7 @@ DETACH DELETE s
 COMMIT_STAGED = """
 MATCH (s:StagedAtom)-[:FROM]->(d:Document {id: $id})
 REMOVE s:StagedAtom
-SET s:Atom
+SET s:Atom, s.updated_at = datetime()  // the change feed sees them when readers first can
 RETURN count(s) AS committed
 """
 
@@ -198,6 +199,8 @@ OPTIONAL MATCH (a)-[m:MENTIONS]->()
 WHERE m.by IS NULL  // links a curator made (m.by = who) survive relinking
 DELETE m
 WITH DISTINCT a, row
+SET a.updated_at = datetime()
+WITH a, row
 UNWIND row.entities AS entity_id
 MATCH (e:Entity {id: entity_id})
 MERGE (a)-[:MENTIONS]->(e)
@@ -266,14 +269,15 @@ ON CREATE SET e.created_at = datetime(), e.aliases = []
 SET e:%s, e.name = row.name, e.kind = row.kind,
     e.aliases = reduce(acc = coalesce(e.aliases, []), alias IN row.aliases |
                        CASE WHEN alias IN acc THEN acc ELSE acc + alias END),
-    e.description = coalesce(e.description, row.description)
+    e.description = coalesce(e.description, row.description), e.updated_at = datetime()
 """
 UPSERT_ENTITIES: dict[EntityKind, str] = {k: _UPSERT_ENTITIES % k.value for k in EntityKind}
 
 # `sources`: the documents that state the relation (who may see it, ``VISIBLE_RELATION``).
 _RELATION_SOURCES = """
 SET r.sources = reduce(acc = coalesce(r.sources, []), doc IN row.documents |
-                       CASE WHEN doc IN acc THEN acc ELSE acc + doc END)
+                       CASE WHEN doc IN acc THEN acc ELSE acc + doc END),
+    a.updated_at = datetime()
 """
 _UPSERT_RELATIONS = (
     """
@@ -308,7 +312,8 @@ WITH DISTINCT d, doc
 UNWIND doc.declares AS declared
 MATCH (e:Entity {id: declared.id})
 MERGE (d)-[r:DECLARES]->(e)
-SET r.aliases = declared.aliases, r.description = declared.description
+SET r.aliases = declared.aliases, r.description = declared.description,
+    e.updated_at = datetime()
 """
 
 ENTITY_DICTIONARY = """
@@ -357,7 +362,7 @@ SET_EMBEDDINGS = """
 UNWIND $rows AS row
 MATCH (a:Atom {id: row.id})
 CALL db.create.setNodeVectorProperty(a, 'embedding', row.embedding)
-SET a.embedding_model = $model
+SET a.embedding_model = $model, a.updated_at = datetime()  // every replica reads this vector
 """
 
 # Deprecated atoms keep their vectors in the graph but leave the search index.
@@ -405,8 +410,7 @@ RETURN ans.question AS question, a.id AS atom, f.kind AS kind,
 
 # Feedback is counted in distinct voters (a user, else a key) per kind: one person's repeated
 # clicks are one vote.
-SNAPSHOT_ATOMS = """
-MATCH (a:Atom)
+_ATOM_ROWS = """
 OPTIONAL MATCH (f:Feedback)-[:ABOUT]->(a) WHERE NOT (f)-[:ON]->(:Answer)
 WITH a, f.kind AS kind, count(DISTINCT coalesce(f.user, f.key_id)) AS voters
 WITH a, collect(CASE WHEN kind IS NOT NULL THEN [kind, voters] END) AS feedback
@@ -414,26 +418,32 @@ RETURN a.id AS id, a.title AS title, a.text AS text, a.type AS type, a.status AS
        a.visibility AS visibility, a.team AS team, a.owner AS owner, a.version AS version,
        feedback, head([(a)-[:FROM]->(d:Document) | d.id]) AS document_id
 """
+SNAPSHOT_ATOMS = "MATCH (a:Atom)" + _ATOM_ROWS
 
 # Atoms people changed, whose links ingest no longer maintains (kg/relink.py): edited ones
 # always (a new alias may name them), others touched by people once per version.
-ATOMS_TO_RELINK = """
+_ATOMS_TO_RELINK = """
 MATCH (a:Atom)
-WHERE a.curated_at IS NOT NULL
-   OR (coalesce(a.updated_by, 'ingest') <> 'ingest'
-       AND coalesce(a.linked_version, -1) <> a.version)
+WHERE (a.curated_at IS NOT NULL
+       OR (coalesce(a.updated_by, 'ingest') <> 'ingest'
+           AND coalesce(a.linked_version, -1) <> a.version))%s
 OPTIONAL MATCH (a)-[m:MENTIONS]->(e:Entity)
 WITH a, collect(CASE WHEN m.by IS NULL THEN e.id END) AS automatic, collect(e.id) AS linked
 OPTIONAL MATCH (a)-[:FROM]->(:Document)-[:ABOUT]->(d:Entity)
 RETURN a.id AS id, a.title AS title, a.text AS text, a.link_hash AS link_hash, automatic,
        linked, collect(DISTINCT d.id) AS declared
 """
+ATOMS_TO_RELINK = _ATOMS_TO_RELINK % ""
+# The same among the atoms a change-feed sync reads (retrieval/index/update.py).
+ATOMS_TO_RELINK_AMONG = _ATOMS_TO_RELINK % "\n  AND a.id IN $ids"
 
 # Links made here carry no `by`: they follow the text. A curator's links (`by` set) stay.
 RELINK_ATOMS = """
 UNWIND $rows AS row
 MATCH (a:Atom {id: row.id})
 SET a.link_hash = row.link_hash, a.linked_version = a.version
+FOREACH (_ IN CASE WHEN size(row.add) + size(row.remove) > 0 THEN [1] ELSE [] END |
+  SET a.updated_at = datetime())
 WITH a, row
 CALL (a, row) {
   UNWIND row.add AS entity_id
@@ -488,6 +498,73 @@ CALL () { MATCH (:Entity)-[r]->(:Entity) RETURN count(r) AS relations }
 CALL () { MATCH (f:Feedback) RETURN count(f) AS feedback }
 RETURN atoms + entities + '|' + toString(mentions) + '|' + toString(relations) + '|'
        + toString(feedback) AS fingerprint
+"""
+
+# -- the change feed (issue 15) -----------------------------------------------------------------
+# Every writer of what search reads stamps `updated_at` on the atoms and entities it changes
+# (ingest, the API, the curation queries); both are range-indexed (kg/schema.py). A check reads
+# counts from Neo4j's count store and the newest stamps through the indexes: milliseconds at
+# any size. `recent` counts the atoms stamped in the last $lag_s seconds, so a transaction that
+# stamped its atoms before an earlier check and committed after it still changes the token.
+# A hand edit that stamps nothing is caught by the periodic full check (GRAPH_FINGERPRINT).
+CHANGE_TOKEN = """
+CALL () { MATCH (a:Atom) RETURN count(a) AS atoms }
+CALL () { MATCH (:Atom)-[m:MENTIONS]->() RETURN count(m) AS mentions }
+CALL () { MATCH (e:Entity) RETURN count(e) AS entities }
+CALL () { MATCH (:Entity)-[r]->() RETURN count(r) AS relations }
+CALL () { MATCH (:Document)-[r:DECLARES]->() RETURN count(r) AS declares }
+CALL () { MATCH (:Document)-[r:ABOUT]->() RETURN count(r) AS about }
+CALL () { MATCH (f:Feedback) RETURN count(f) AS feedback }
+OPTIONAL CALL () {
+  MATCH (a:Atom) WHERE a.updated_at >= datetime({epochMillis: 0})
+  RETURN a.updated_at AS atom_at ORDER BY a.updated_at DESC LIMIT 1
+}
+OPTIONAL CALL () {
+  MATCH (e:Entity) WHERE e.updated_at >= datetime({epochMillis: 0})
+  RETURN e.updated_at AS entity_at ORDER BY e.updated_at DESC LIMIT 1
+}
+CALL () {
+  MATCH (a:Atom) WHERE a.updated_at >= datetime() - duration({seconds: $lag_s})
+  RETURN count(a) AS recent
+}
+RETURN atoms, mentions, entities, relations, declares, about, feedback, recent,
+       atom_at.epochMillis AS atom_ms, entity_at.epochMillis AS entity_ms
+"""
+
+# Atoms stamped since $since_ms (epoch ms), with their stamps: what a sync may have to read.
+ATOM_STAMPS_SINCE = """
+MATCH (a:Atom) WHERE a.updated_at >= datetime({epochMillis: $since_ms})
+RETURN a.id AS id, a.updated_at.epochMillis AS ms
+"""
+
+# Changed atoms as the snapshot holds them, with their vector of $model (null when it has
+# none, or another encoder's) and the entities they mention.
+CHANGED_ATOMS = (
+    "UNWIND $ids AS id MATCH (a:Atom {id: id})"
+    + _ATOM_ROWS.rstrip()
+    + f""",
+       {_epoch_millis("a.updated_at")} AS ms,
+       CASE WHEN a.embedding IS NOT NULL AND coalesce(a.embedding_model, $legacy) = $model
+            THEN a.embedding END AS embedding,
+       [(a)-[:MENTIONS]->(e:Entity) | e.id] AS mentions
+"""
+)
+
+ATOMS_NEEDING_EMBEDDING_AMONG = """
+UNWIND $ids AS id
+MATCH (a:Atom {id: id})
+WHERE a.embedding IS NULL OR coalesce(a.embedding_model, $legacy) <> $model
+RETURN a.id AS id, a.title AS title, a.text AS text
+"""
+
+ATOM_IDS = "MATCH (a:Atom) RETURN a.id AS id"
+
+# Votes on atoms (not on answers), per atom: the ranking priors (retrieval/feedback.py).
+ATOM_FEEDBACK = """
+MATCH (f:Feedback)-[:ABOUT]->(a:Atom)
+WHERE f.kind IS NOT NULL AND NOT (f)-[:ON]->(:Answer)
+WITH a, f.kind AS kind, count(DISTINCT coalesce(f.user, f.key_id)) AS voters
+RETURN a.id AS id, collect([kind, voters]) AS feedback
 """
 
 SNAPSHOT_ENTITIES = """

@@ -29,6 +29,9 @@ CONSTRAINTS = (
     "CREATE INDEX atom_status IF NOT EXISTS FOR (a:Atom) ON (a.status)",
     "CREATE INDEX staged_atom_id IF NOT EXISTS FOR (a:StagedAtom) ON (a.id)",
     "CREATE INDEX document_derived IF NOT EXISTS FOR (d:Document) ON (d.derived)",
+    # The change feed (issue 15): what changed since a stamp, found through these.
+    "CREATE INDEX atom_updated IF NOT EXISTS FOR (a:Atom) ON (a.updated_at)",
+    "CREATE INDEX entity_updated IF NOT EXISTS FOR (e:Entity) ON (e.updated_at)",
     # Conversations (follow-up questions): one per id; old ones found by their last turn.
     "CREATE CONSTRAINT conversation_id IF NOT EXISTS FOR (c:Conversation) REQUIRE c.id IS UNIQUE",
     "CREATE INDEX conversation_updated IF NOT EXISTS FOR (c:Conversation) ON (c.updated_at)",

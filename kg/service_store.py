@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from kg.access import Viewer
 from kg.contributions import Contribution
-from kg.store import GraphStore
+from kg.store import ChangeFeed
 
 
 class KeyStore(Protocol):
@@ -178,6 +178,6 @@ class KnowledgeStore(Protocol):
 
 
 class AppStore(
-    GraphStore, KeyStore, JobStore, ConversationStore, PushStore, KnowledgeStore, Protocol
+    ChangeFeed, KeyStore, JobStore, ConversationStore, PushStore, KnowledgeStore, Protocol
 ):
     """Everything the running service needs (``api/state.py``); ``Neo4jGraphStore`` is one."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from kg.access import Writer
 from kg.models import Atom, AtomLinks, DictionaryEntry, Document, Entity, Relation, Relink
@@ -86,6 +86,28 @@ class GraphRows:
     relation_sources: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ChangeToken:
+    """A cheap summary of the graph that changes whenever a writer changes what search reads
+    (the change feed, ``GraphStore.change_token``): counts and the newest stamps."""
+
+    atoms: int
+    mentions: int
+    entities: int
+    relations: int
+    declares: int
+    about: int
+    feedback: int
+    recent: int  # atoms stamped within the feed's lag window
+    atom_ms: int | None  # newest atom stamp (epoch ms)
+    entity_ms: int | None  # newest entity stamp
+
+    @property
+    def entity_layer(self) -> tuple[object, ...]:
+        """The part that says whether entities, relations or their provenance changed."""
+        return (self.entities, self.relations, self.declares, self.about, self.entity_ms)
+
+
 class IngestStore(Protocol):
     """What ingest needs (``ingest/pipeline.py``): documents' states, their writes and
     removals, the entity layer, near-duplicates and candidates."""
@@ -147,7 +169,7 @@ class IndexStore(Protocol):
 
     def record_outside_edits(self, rows: Sequence[dict[str, str]], by: str) -> None: ...
 
-    def atoms_to_relink(self) -> list[AtomLinks]: ...
+    def atoms_to_relink(self, among: Sequence[str] | None = None) -> list[AtomLinks]: ...
 
     def relink(self, plans: Sequence[Relink]) -> None: ...
 
@@ -169,3 +191,29 @@ class GraphStore(IngestStore, IndexStore, ServingStore, Protocol):
     def counts(self) -> dict[str, int]: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class ChangeFeed(GraphStore, Protocol):
+    """A ``GraphStore`` that can say cheaply what changed (issue 15): the index follows the
+    graph in proportion to the changes (``retrieval/index/update.py``)."""
+
+    def change_token(self, lag_s: float) -> ChangeToken: ...
+
+    def atom_stamps_since(self, since_ms: int) -> dict[str, int]: ...
+
+    def changed_atoms(self, ids: Sequence[str], model: str) -> list[dict[str, Any]]: ...
+
+    def atoms_needing_embedding_among(
+        self, ids: Sequence[str], model: str
+    ) -> list[tuple[str, str, str]]: ...
+
+    def atom_ids(self) -> set[str]: ...
+
+    def atom_feedback(self) -> dict[str, list[list[Any]]]: ...
+
+    def entity_layer(self) -> GraphRows: ...
+
+    def mentions(self) -> list[tuple[str, str]]: ...
+
+    def atoms_to_relink(self, among: Sequence[str] | None = None) -> list[AtomLinks]: ...

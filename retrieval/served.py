@@ -19,13 +19,18 @@ from retrieval.retrievers.lexical import LexicalRetriever
 
 
 def served_retriever(
-    bundle: IndexBundle, embedder: Embedder, *, method: Literal["learned", "weighted"] = "learned"
+    bundle: IndexBundle,
+    embedder: Embedder,
+    *,
+    method: Literal["learned", "weighted"] = "learned",
+    analyzer: QueryAnalyzer | None = None,
 ) -> tuple[QueryAnalyzer, HybridRetriever]:
     """Dense, lexical and graph retrieval over an index bundle, fused, with feedback.
 
     Question vectors go through a ``CachedQueryEmbedder``, shared by the dense retriever and the
     feedback memory; an embedder that already is one (evaluation primes it with every question
-    in batches) is used as it is.
+    in batches) is used as it is. An ``analyzer`` built for the same entity layer is reused
+    (a change-feed update that touched only atoms).
     """
     cached = (
         embedder if isinstance(embedder, CachedQueryEmbedder) else CachedQueryEmbedder(embedder)
@@ -44,4 +49,6 @@ def served_retriever(
         memory=bundle.memory,
         query_vector=cached.embed_query,
     )
-    return QueryAnalyzer(bundle.graph.dictionary(), bundle.graph.names), retriever
+    if analyzer is None:
+        analyzer = QueryAnalyzer(bundle.graph.dictionary(), bundle.graph.names)
+    return analyzer, retriever

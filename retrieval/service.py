@@ -55,6 +55,10 @@ class SearchService:
         self._store = store
         self._polisher = polisher
 
+    @property
+    def analyzer(self) -> QueryAnalyzer:
+        return self._analyzer
+
     def search(
         self, text: str, top_k: int, filters: Filters | None = None, offset: int = 0
     ) -> SearchResponse:

@@ -58,7 +58,12 @@ def mcp(
     # Over stdio, stdout carries the protocol: whatever loading prints goes to stderr.
     with contextlib.redirect_stdout(sys.stderr):
         services = Services.start(settings)
-    refresher = IndexRefresher(services, settings.index_refresh_seconds)
+    refresher = IndexRefresher(
+        services,
+        settings.index_refresh_seconds,
+        audit_s=settings.index_audit_seconds,
+        save_s=settings.index_save_seconds,
+    )
     limits = RateLimits.of(
         settings.rate_limit_per_minute,
         settings.rate_limit_burst,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from kg.errors import IndexNotReadyError
 from retrieval.feedback import FeedbackMemory
+from retrieval.index.change_feed import FeedState
 from retrieval.index.lock import index_lock
 from retrieval.retrievers.dense import FaissIndex
 from retrieval.retrievers.graph import GraphSnapshot
@@ -20,6 +21,7 @@ from retrieval.retrievers.lexical import LexicalIndex
 MANIFEST = "manifest.json"
 TOKENS = "tokens.json"
 TEXTS = "texts.json"
+FEED = "feed.json"
 
 
 @dataclass
@@ -32,6 +34,9 @@ class IndexBundle:
     texts: dict[str, list[str]] = field(default_factory=dict)  # atom id -> [title, text] indexed
     memory: FeedbackMemory = field(default_factory=FeedbackMemory)  # feedback on answers
     fingerprint: str = ""  # the graph's fingerprint when the bundle was built (index_sync)
+    # Where it stands in the graph's change feed (retrieval/index/update.py); None for a bundle
+    # of a store without one, which only full syncs maintain.
+    feed: FeedState | None = None
 
     def manifest(self) -> dict[str, object]:
         return {
@@ -56,6 +61,8 @@ class IndexBundle:
         (staging / TOKENS).write_text(json.dumps(self.tokens, ensure_ascii=False))
         (staging / TEXTS).write_text(json.dumps(self.texts, ensure_ascii=False))
         self.memory.save(staging)
+        if self.feed is not None:
+            (staging / FEED).write_text(json.dumps(self.feed.to_json(), ensure_ascii=False))
         (staging / MANIFEST).write_text(json.dumps(self.manifest(), ensure_ascii=False))
         old = directory.with_name(directory.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
@@ -89,6 +96,9 @@ class IndexBundle:
             else {},
             memory=FeedbackMemory.load(directory),
             fingerprint=str(manifest.get("fingerprint", "")),
+            feed=FeedState.from_json(json.loads((directory / FEED).read_text()))
+            if (directory / FEED).exists()
+            else None,
         )
 
     @classmethod

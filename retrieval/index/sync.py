@@ -19,12 +19,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from kg.dictionary import EntityDictionary
+from kg.errors import IndexNotReadyError
 from kg.models import SEARCHABLE_STATUSES, atom_problems
 from kg.relink import plan_relinks
-from kg.store import IndexStore
+from kg.store import ChangeFeed, IndexStore
 from retrieval.embedding.base import Embedder
 from retrieval.feedback import FeedbackCounts, FeedbackMemory, memory_from_events, prior
 from retrieval.index.bundle import IndexBundle
+from retrieval.index.change_feed import LAG_S, feed_state, since_ms
 from retrieval.index.lock import index_lock
 from retrieval.retrievers.dense import FaissIndex
 from retrieval.retrievers.graph import GraphSnapshot
@@ -93,13 +95,18 @@ def _sync(
     rebuild: bool,
     on_batch: Callable[[int, int], None] | None,
 ) -> SyncReport:
-    previous = (
-        None
-        if rebuild or not IndexBundle.exists(index_dir)
-        else IndexBundle.load(index_dir, lock=False)
-    )
+    previous = None
+    if not rebuild and IndexBundle.exists(index_dir):
+        try:
+            previous = IndexBundle.load(index_dir, lock=False)
+        except IndexNotReadyError as exc:  # an earlier version's files: build afresh
+            logger.warning("rebuilding the index: %s", exc)
     # Read before anything else: a change made while this sync runs makes the next one run.
     fingerprint = store.graph_fingerprint()
+    token = store.change_token(LAG_S) if isinstance(store, ChangeFeed) else None
+    stamps = (
+        store.atom_stamps_since(since_ms(token)) if isinstance(store, ChangeFeed) and token else {}
+    )
     if (
         previous is not None
         and fingerprint
@@ -156,7 +163,7 @@ def _sync(
         graph_rows.entities,
         graph_rows.relations,
         [(a, e) for a, e in graph_rows.mentions if a in versions],
-        {atom_id: _access_meta(a) for atom_id, a in atoms.items()},
+        {atom_id: access_meta(a) for atom_id, a in atoms.items()},
         documents={atom_id: str(a.get("document_id") or "") for atom_id, a in atoms.items()},
         backing=graph_rows.backing,
         relation_sources=graph_rows.relation_sources,
@@ -166,7 +173,20 @@ def _sync(
     same_encoder = previous is not None and previous.dense.model == embedder.name
     earlier = previous.memory if previous is not None and same_encoder else None
     memory = feedback_memory(store, embedder, earlier)
-    IndexBundle(dense, lexical, graph, versions, tokens, texts, memory, fingerprint).save(index_dir)
+    feed = (
+        feed_state(
+            token,
+            stamps,
+            graph_rows.mentions,
+            {str(a["id"]) for a in graph_rows.atoms},
+            set(versions),
+        )
+        if token is not None
+        else None
+    )
+    IndexBundle(dense, lexical, graph, versions, tokens, texts, memory, fingerprint, feed).save(
+        index_dir
+    )
     added = sum(1 for a in versions if a not in old_versions)
     changed = sum(1 for a, v in versions.items() if a in old_versions and old_versions[a] != v)
     removed = sum(1 for a in old_versions if a not in versions)
@@ -174,7 +194,7 @@ def _sync(
     return SyncReport(len(pending), len(versions), added, changed, removed, len(edited), relinked)
 
 
-def _access_meta(atom: dict[str, Any]) -> dict[str, str]:
+def access_meta(atom: dict[str, Any]) -> dict[str, str]:
     """What filters and access rules read of an atom; one a hand edit broke is private to its
     owner (``kg.models.atom_problems``), as every read of it from the graph treats it."""
     meta = {k: str(atom[k] or "") for k in ("type", "status", "visibility", "team", "owner")}
@@ -212,14 +232,24 @@ def embed_pending(
             writing.result()
 
 
-def relink_changed_atoms(store: IndexStore, earlier_texts: dict[str, list[str]]) -> int:
-    """Links of atoms people changed follow their text and new aliases (``kg.relink``).
+def relink_changed_atoms(
+    store: IndexStore,
+    earlier_texts: dict[str, list[str]],
+    among: list[str] | None = None,
+    dictionary: EntityDictionary | None = None,
+) -> int:
+    """Links of atoms people changed follow their text and new aliases (``kg.relink``); only
+    those ``among`` these ids when given (a change-feed update whose entities did not change,
+    which passes the index's ``dictionary`` of them too).
 
     Returns how many atoms gained or lost a link."""
-    atoms = store.atoms_to_relink()
+    if among is not None and not among:
+        return 0
+    atoms = store.atoms_to_relink() if among is None else store.atoms_to_relink(among)
     if not atoms:
         return 0
-    plans = plan_relinks(atoms, EntityDictionary(store.entity_dictionary()), earlier_texts)
+    dictionary = dictionary or EntityDictionary(store.entity_dictionary())
+    plans = plan_relinks(atoms, dictionary, earlier_texts)
     store.relink(plans)
     changed = sum(1 for p in plans if p.add or p.remove)
     if changed:

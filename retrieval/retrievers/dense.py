@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,8 @@ from retrieval.retrievers.base import Hit
 logger = logging.getLogger(__name__)
 
 INDEX_FILE = "atoms.faiss"
+DEAD_FILE = "dead.npy"
+DELTA_FILE = "delta.npy"
 MANIFEST_FILE = "manifest.json"
 # Exact search below this many atoms, HNSW above (docs/retrieval.md has the measurements).
 HNSW_THRESHOLD = 50_000
@@ -28,15 +29,47 @@ HNSW_M = 32
 HNSW_EF_SEARCH = 128
 
 
-@dataclass
 class FaissIndex:
     """Inner-product search over unit vectors (= cosine), with atom ids and versions: exact
-    below ``HNSW_THRESHOLD`` atoms, HNSW above."""
+    below ``HNSW_THRESHOLD`` atoms, HNSW above.
 
-    index: faiss.Index
-    ids: list[str]
-    versions: list[int]
-    model: str
+    Kept by segments (issue 15): the main index is never changed after it is built; a sync
+    marks the rows of changed or removed atoms dead (searches skip them through an id
+    selector) and puts their new vectors in a small exact delta index. ``with_changes``
+    returns a new generation and leaves this one to the searches in flight.
+    """
+
+    def __init__(
+        self,
+        index: faiss.Index,
+        ids: Sequence[str],
+        versions: Sequence[int],
+        model: str,
+        *,
+        dead: NDArray[Any] | None = None,
+        delta_ids: Sequence[str] = (),
+        delta_vectors: NDArray[Any] | None = None,
+        live: dict[str, int] | None = None,
+    ) -> None:
+        self.index = index
+        self.model = model
+        self._rows = list(ids)  # main index row -> atom id
+        self._row_versions = list(versions)
+        self._dead = dead if dead is not None else np.zeros(len(self._rows), dtype=bool)
+        self._delta_ids = list(delta_ids)
+        dims = int(index.d)
+        self._delta_vectors = (
+            delta_vectors if delta_vectors is not None else np.zeros((0, dims), np.float32)
+        )
+        self._delta = faiss.IndexFlatIP(dims)
+        if len(self._delta_ids):
+            self._delta.add(self._delta_vectors)
+        # atom id -> version of everything live (main rows not dead, and the delta)
+        self._live = (
+            live if live is not None else dict(zip(self._rows, self._row_versions, strict=True))
+        )
+        self._params = self._search_params()
+        self._row: dict[str, int] | None = None
 
     @classmethod
     def build(
@@ -53,27 +86,137 @@ class FaissIndex:
             index = faiss.IndexFlatIP(dims)
         if len(vectors):
             index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-        return cls(index=index, ids=list(ids), versions=list(versions), model=model)
+        return cls(index, ids, versions, model)
+
+    def _search_params(self) -> faiss.SearchParameters | None:
+        if not self._dead.any():
+            return None
+        # A bit per main row, set where the row is live (faiss reads bits little-endian).
+        self._bitmap = np.packbits(~self._dead, bitorder="little")
+        selector = faiss.IDSelectorBitmap(len(self._dead), faiss.swig_ptr(self._bitmap))
+        self._selector = selector  # the parameters do not keep it alive
+        # faiss's type stubs lack SearchParametersHNSW and the ``sel`` keyword; both exist.
+        params: faiss.SearchParameters
+        if isinstance(self.index, faiss.IndexHNSW):
+            params = faiss.SearchParametersHNSW(  # type: ignore[attr-defined]
+                sel=selector, efSearch=HNSW_EF_SEARCH
+            )
+        else:
+            params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
+        return params
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self._live)
+
+    @property
+    def versions(self) -> list[int]:
+        return list(self._live.values())
 
     @property
     def dimensions(self) -> int:
         return int(self.index.d)
 
+    @property
+    def delta_size(self) -> int:
+        return len(self._delta_ids)
+
+    @property
+    def dead_count(self) -> int:
+        return int(self._dead.sum())
+
     def search(self, query: NDArray[Any], k: int) -> list[tuple[str, float]]:
-        if not self.ids:
+        if not self._live:
             return []
-        scores, rows = self.index.search(query.reshape(1, -1).astype(np.float32), k)
-        return [(self.ids[r], float(s)) for s, r in zip(scores[0], rows[0], strict=True) if r >= 0]
+        q = query.reshape(1, -1).astype(np.float32)
+        hits: list[tuple[str, float]] = []
+        if len(self._rows) > self.dead_count:
+            scores, rows = self.index.search(q, k, params=self._params)
+            hits += [
+                (self._rows[r], float(s)) for s, r in zip(scores[0], rows[0], strict=True) if r >= 0
+            ]
+        if self._delta_ids:
+            scores, rows = self._delta.search(q, min(k, len(self._delta_ids)))
+            hits += [
+                (self._delta_ids[r], float(s))
+                for s, r in zip(scores[0], rows[0], strict=True)
+                if r >= 0
+            ]
+        # Equal scores in id order, wherever the atoms sit (a maintained index ranks as a
+        # rebuilt one).
+        return sorted(hits, key=lambda h: (-h[1], h[0]))[:k]
+
+    def with_changes(
+        self, upserts: dict[str, tuple[int, NDArray[Any]]], removals: Iterable[str]
+    ) -> FaissIndex:
+        """A new generation with these atoms' (version, vector) put in or replaced and these
+        atoms taken out."""
+        if self._row is None:
+            self._row = {atom_id: r for r, atom_id in enumerate(self._rows)}
+        gone = set(removals) | set(upserts)
+        dead = self._dead.copy()
+        for atom_id in gone:
+            row = self._row.get(atom_id)
+            if row is not None:
+                dead[row] = True
+        keep = [i for i, atom_id in enumerate(self._delta_ids) if atom_id not in gone]
+        delta_ids = [self._delta_ids[i] for i in keep] + list(upserts)
+        new_vectors = [np.asarray(v, dtype=np.float32) for _, v in upserts.values()]
+        delta_vectors = np.concatenate(
+            [
+                self._delta_vectors[keep],
+                np.asarray(new_vectors, np.float32).reshape(-1, self.dimensions),
+            ]
+        )
+        live = {a: v for a, v in self._live.items() if a not in gone}
+        live.update({a: version for a, (version, _) in upserts.items()})
+        changed = FaissIndex(
+            self.index,
+            self._rows,
+            self._row_versions,
+            self.model,
+            dead=dead,
+            delta_ids=delta_ids,
+            delta_vectors=np.ascontiguousarray(delta_vectors),
+            live=live,
+        )
+        changed._row = self._row
+        return changed
+
+    def needs_merge(self, share: float, minimum: int) -> bool:
+        limit = max(minimum, share * len(self._rows))
+        return self.delta_size > limit or self.dead_count > limit
+
+    def merged(self) -> FaissIndex:
+        """One main index again from the live vectors (read back from this one), in id order
+        as a full sync builds it."""
+        vectors: dict[str, NDArray[Any]] = {}
+        if len(self._rows):
+            stored = self.index.reconstruct_n(0, len(self._rows))
+            for r in np.flatnonzero(~self._dead):
+                vectors[self._rows[int(r)]] = stored[r]
+        vectors.update(zip(self._delta_ids, self._delta_vectors, strict=True))
+        ids = sorted(self._live)
+        matrix = (
+            np.asarray([vectors[a] for a in ids], dtype=np.float32)
+            if ids
+            else np.zeros((0, self.dimensions), dtype=np.float32)
+        )
+        return FaissIndex.build(ids, [self._live[a] for a in ids], matrix, self.model)
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         faiss.write_index(self.index, str(directory / INDEX_FILE))
+        np.save(directory / DEAD_FILE, self._dead)
+        np.save(directory / DELTA_FILE, self._delta_vectors)
         manifest = {
             "model": self.model,
             "dimensions": self.dimensions,
-            "count": len(self.ids),
+            "count": len(self._live),
             "index_type": type(self.index).__name__,
-            "atoms": dict(zip(self.ids, self.versions, strict=True)),
+            "atoms": self._live,
+            "rows": dict(zip(self._rows, self._row_versions, strict=True)),
+            "delta": self._delta_ids,
         }
         (directory / MANIFEST_FILE).write_text(json.dumps(manifest, ensure_ascii=False))
 
@@ -82,14 +225,24 @@ class FaissIndex:
         try:
             manifest = json.loads((directory / MANIFEST_FILE).read_text())
             index = faiss.read_index(str(directory / INDEX_FILE))
-        except (FileNotFoundError, json.JSONDecodeError, RuntimeError) as exc:
+            segmented = "rows" in manifest
+            dead = np.load(directory / DEAD_FILE) if segmented else None
+            delta = np.load(directory / DELTA_FILE) if segmented else None
+        except (FileNotFoundError, json.JSONDecodeError, RuntimeError, ValueError) as exc:
             raise IndexNotReadyError(
                 f"No usable search index in {directory} ({exc}). Run `skg index sync` "
                 "(or `skg ingest`) first."
             ) from exc
-        atoms: dict[str, int] = manifest["atoms"]
+        rows: dict[str, int] = manifest.get("rows", manifest["atoms"])
         return cls(
-            index=index, ids=list(atoms), versions=list(atoms.values()), model=manifest["model"]
+            index,
+            list(rows),
+            list(rows.values()),
+            manifest["model"],
+            dead=dead,
+            delta_ids=manifest.get("delta", []),
+            delta_vectors=delta,
+            live={k: int(v) for k, v in manifest["atoms"].items()},
         )
 
 

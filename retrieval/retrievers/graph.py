@@ -50,6 +50,21 @@ class GraphSnapshot:
     relation_sources: dict[str, list[str]] = field(default_factory=dict)
     _document_atoms: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
     _surfaces: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
+    _by_atom: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
+    _dictionary: tuple[dict[str, str], EntityDictionary] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    def atom_entities(self) -> dict[str, list[str]]:
+        """The entities each atom mentions (the inverse of ``mentions``, built once and kept
+        up to date by ``with_atoms``)."""
+        if self._by_atom is None:
+            by_atom: dict[str, list[str]] = defaultdict(list)
+            for entity_id, atom_ids in self.mentions.items():
+                for atom_id in atom_ids:
+                    by_atom[atom_id].append(entity_id)
+            self._by_atom = dict(by_atom)
+        return self._by_atom
 
     def named(self, surface: str) -> list[str]:
         """The entities a name or alias (any case or width) stands for (an index built once)."""
@@ -108,15 +123,93 @@ class GraphSnapshot:
         by_entity: dict[str, list[str]] = defaultdict(list)
         for atom_id, entity_id in mentions:
             by_entity[entity_id].append(atom_id)
-        snapshot.mentions = dict(by_entity)
+        # In id order, so that a snapshot maintained by deltas walks as a rebuilt one does
+        # (a walk takes the first MAX_ATOMS_PER_ENTITY atoms of an entity).
+        snapshot.mentions = {e: sorted(set(atoms)) for e, atoms in by_entity.items()}
         return snapshot
 
-    def dictionary(self) -> EntityDictionary:
-        """The entity vocabulary, for recognising entities in questions."""
-        return EntityDictionary(
-            DictionaryEntry(i, name, self.aliases.get(i, []), self.kinds.get(i, ""))
-            for i, name in self.names.items()
+    def with_atoms(
+        self,
+        atoms: dict[str, dict[str, str] | None],
+        mentions: dict[str, list[str]],
+        documents: dict[str, str],
+        priors: dict[str, float],
+    ) -> GraphSnapshot:
+        """A new snapshot with these atoms' metadata (None: the atom left the index), their
+        mentions (entity ids), documents and feedback priors replaced; the entity layer is
+        shared with this one, which is left as it is."""
+        changed = set(atoms)
+        new = GraphSnapshot(
+            names=self.names,
+            kinds=self.kinds,
+            aliases=self.aliases,
+            neighbours=self.neighbours,
+            mentions=dict(self.mentions),
+            atoms=dict(self.atoms),
+            priors={a: p for a, p in self.priors.items() if a not in changed},
+            documents=dict(self.documents),
+            backing=self.backing,
+            relation_sources=self.relation_sources,
         )
+        new._surfaces = self._surfaces
+        new._dictionary = self._dictionary
+        by_atom = dict(self.atom_entities())
+        touched: set[str] = set()
+        for atom_id, meta in atoms.items():
+            touched.update(by_atom.pop(atom_id, []))
+            if meta is None:
+                new.atoms.pop(atom_id, None)
+                new.documents.pop(atom_id, None)
+                continue
+            new.atoms[atom_id] = meta
+            new.documents[atom_id] = documents.get(atom_id, "")
+            if mentions.get(atom_id):
+                by_atom[atom_id] = list(mentions[atom_id])
+                touched.update(mentions[atom_id])
+        new._by_atom = by_atom
+        for atom_id, prior in priors.items():
+            if atom_id in new.atoms:
+                new.priors[atom_id] = prior
+        for entity_id in touched:
+            kept = [a for a in self.mentions.get(entity_id, []) if a not in changed]
+            added = [
+                a for a in changed if atoms[a] is not None and entity_id in mentions.get(a, [])
+            ]
+            merged = sorted(set(kept + added))
+            if merged:
+                new.mentions[entity_id] = merged
+            else:
+                new.mentions.pop(entity_id, None)
+        return new
+
+    def with_entity_layer(self, layer: GraphSnapshot) -> GraphSnapshot:
+        """A new snapshot with ``layer``'s entities, relations and provenance and this one's
+        atoms."""
+        new = GraphSnapshot(
+            names=layer.names,
+            kinds=layer.kinds,
+            aliases=layer.aliases,
+            neighbours=layer.neighbours,
+            mentions=self.mentions,
+            atoms=self.atoms,
+            priors=self.priors,
+            documents=self.documents,
+            backing=layer.backing,
+            relation_sources=layer.relation_sources,
+        )
+        new._by_atom = self._by_atom
+        return new
+
+    def dictionary(self) -> EntityDictionary:
+        """The entity vocabulary, for recognising entities in questions (built once; shared by
+        the generations that share this entity layer)."""
+        if self._dictionary is None or self._dictionary[0] is not self.names:
+            built = EntityDictionary(
+                DictionaryEntry(i, name, self.aliases.get(i, []), self.kinds.get(i, ""))
+                for i, name in self.names.items()
+            )
+            self._dictionary = (self.names, built)
+        return self._dictionary[1]
 
     def save(self, directory: Path) -> None:
         data = {
@@ -161,11 +254,7 @@ class GraphRetriever:
 
     def __init__(self, snapshot: GraphSnapshot) -> None:
         self._g = snapshot
-        degree: dict[str, int] = defaultdict(int)
-        for atoms in snapshot.mentions.values():
-            for atom_id in atoms:
-                degree[atom_id] += 1
-        self._degree = dict(degree)
+        self._by_atom = snapshot.atom_entities()  # an atom's degree: how many it mentions
 
     def walk(self, entity_ids: list[str], scope: EntityScope | None = None) -> dict[str, GraphHit]:
         """Best-scoring path to every reachable atom; an atom reached from several recognised
@@ -210,7 +299,8 @@ class GraphRetriever:
     def search(self, query: Query, top_k: int) -> list[Hit]:
         walked = self.walk([e.id for e in query.entities], query.scope)
         # Among equal scores, an atom about fewer things is more specifically about these.
+        degree = self._by_atom
         ranked = sorted(
-            walked.values(), key=lambda h: (-h.score, self._degree.get(h.atom_id, 0), h.atom_id)
+            walked.values(), key=lambda h: (-h.score, len(degree.get(h.atom_id, ())), h.atom_id)
         )[:top_k]
         return [Hit(h.atom_id, h.score, self.name, tuple(h.path)) for h in ranked]

@@ -1,46 +1,63 @@
-"""Lexical retrieval: BM25 (bm25s) over jieba tokens, persisted beside the dense index."""
+"""Lexical retrieval: BM25 over jieba tokens, kept by segments (``retrieval/retrievers/bm25.py``).
+
+A full build puts every atom in the main segment. A sync that changes a few atoms leaves the
+main segment as it is, marks their old rows dead and puts their new tokens in a small delta
+segment; scores stay exact (the statistics are those of the live atoms). When the delta or
+the dead rows grow past a share of the index, the segments are merged again.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from kg.errors import IndexNotReadyError
 from retrieval.query import Query
+from retrieval.retrievers import bm25
 from retrieval.retrievers.base import Hit
 from retrieval.tokenize import tokenize
-
-if TYPE_CHECKING:
-    import bm25s
 
 logger = logging.getLogger(__name__)
 
 IDS_FILE = "ids.json"
-
-
-def _bm25s() -> Any:  # bm25s has no type information
-    """bm25s, imported where used: with numba beside it, it takes a second to import, which a
-    run that builds and loads no lexical index (an unchanged re-ingest) should not pay."""
-    import bm25s
-
-    # bm25s sets its own logger to DEBUG on import, which printed "Building index from
-    # tokens" into every sync's output.
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
-    return bm25s
+DEAD_FILE = "dead.npy"
+# Merge the segments when the delta or the dead rows pass this share of the main segment
+# (or this many atoms on a small index).
+MERGE_SHARE = 0.1
+MERGE_MIN = 2_000
 
 
 class LexicalIndex:
-    """BM25 over pre-tokenised atoms; ``ids[i]`` is the atom of document row ``i``."""
+    """BM25 over pre-tokenised atoms; ``ids`` are the atoms it holds."""
 
-    def __init__(self, bm25: bm25s.BM25, ids: list[str]) -> None:
-        self._bm25 = bm25
-        self.ids = ids
-        self._vocab = set(bm25.vocab_dict) if ids else set()
+    def __init__(
+        self,
+        main: bm25.Segment,
+        main_ids: list[str],
+        *,
+        dead: NDArray[Any] | None = None,
+        delta: bm25.Segment | None = None,
+        delta_ids: list[str] | None = None,
+        delta_tokens: dict[str, list[str]] | None = None,
+    ) -> None:
+        self._main = main
+        self._main_ids = main_ids
+        self._dead = dead if dead is not None else np.zeros(len(main_ids), dtype=bool)
+        self._delta = delta or bm25.Segment.empty()
+        self._delta_ids = delta_ids or []
+        self._delta_tokens = delta_tokens or {}
+        self._row: dict[str, int] | None = None
+        self._segments = [(self._main, self._dead), (self._delta, None)]
+        self._stats = bm25.stats(self._segments)
+        dead_ids = {main_ids[int(r)] for r in np.flatnonzero(self._dead)}
+        self.ids = [a for a in main_ids if a not in dead_ids] + self._delta_ids
+        self._all_ids = main_ids + self._delta_ids if self._delta_ids else main_ids
 
     @classmethod
     def build(cls, ids: Sequence[str], texts: Sequence[str]) -> LexicalIndex:
@@ -48,50 +65,100 @@ class LexicalIndex:
 
     @classmethod
     def from_tokens(cls, ids: Sequence[str], tokens: Sequence[list[str]]) -> LexicalIndex:
-        bm25 = _bm25s().BM25()
-        if ids:
-            bm25.index([t or ["∅"] for t in tokens], show_progress=False)
-        return cls(bm25, list(ids))
+        return cls(bm25.Segment.build(tokens), list(ids))
+
+    @property
+    def delta_size(self) -> int:
+        return len(self._delta_ids)
+
+    @property
+    def dead_count(self) -> int:
+        return int(self._dead.sum())
+
+    def with_changes(
+        self, upserts: Mapping[str, list[str]], removals: Iterable[str]
+    ) -> LexicalIndex:
+        """A new index with these atoms' tokens put in (or replaced) and these atoms taken out;
+        this one is left as it is (searches in flight keep using it)."""
+        if self._row is None:
+            self._row = {atom_id: r for r, atom_id in enumerate(self._main_ids)}
+        gone = set(removals) | set(upserts)
+        dead = self._dead.copy()
+        for atom_id in gone:
+            row = self._row.get(atom_id)
+            if row is not None:
+                dead[row] = True
+        delta_tokens = {a: t for a, t in self._delta_tokens.items() if a not in gone}
+        delta_tokens.update(upserts)
+        merged = LexicalIndex(
+            self._main,
+            self._main_ids,
+            dead=dead,
+            delta=bm25.Segment.build(list(delta_tokens.values())),
+            delta_ids=list(delta_tokens),
+            delta_tokens=delta_tokens,
+        )
+        merged._row = self._row
+        return merged
+
+    def needs_merge(self) -> bool:
+        limit = max(MERGE_MIN, MERGE_SHARE * len(self._main_ids))
+        return self.delta_size > limit or self.dead_count > limit
+
+    def merged(self, tokens: Mapping[str, list[str]]) -> LexicalIndex:
+        """One main segment again, from every live atom's ``tokens``, in id order (as a full
+        sync builds it)."""
+        ids = sorted(self.ids)
+        return LexicalIndex.from_tokens(ids, [tokens[a] for a in ids])
 
     def search(self, tokens: Sequence[str], k: int) -> list[tuple[str, float]]:
-        known = [t for t in tokens if t in self._vocab]
+        known = [t for t in tokens if t in self._main.vocab or t in self._delta.vocab]
         if not known or not self.ids:
             return []
-        # Scores for all rows, then a partial sort: 1 ms at 100k atoms, where bm25s's own
-        # numpy retrieval took 15 ms (docs/benchmarks.md).
-        scores = self._bm25.get_scores(known)
-        k = min(k, len(self.ids))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(self.ids[int(r)], float(scores[r])) for r in top if scores[r] > 0]
+        main, delta = bm25.score(known, self._segments, self._stats)
+        scores = np.concatenate([main, delta])
+        k = min(k, len(scores))
+        kth = max(float(np.partition(scores, len(scores) - k)[len(scores) - k]), 0.0)
+        # Every atom scoring as high as the k-th, then equal scores in id order wherever the
+        # atoms sit: a maintained index ranks exactly as a rebuilt one.
+        top = np.flatnonzero(scores >= kth) if kth > 0 else np.flatnonzero(scores > 0)
+        ids = self._all_ids
+        hits = sorted(((ids[int(r)], float(scores[r])) for r in top), key=lambda h: (-h[1], h[0]))
+        return hits[:k]
 
     def idf(self, token: str) -> float | None:
         """BM25's IDF of a term over the atoms; None for a term no atom has."""
-        column = self._bm25.vocab_dict.get(token) if self.ids else None
-        if column is None or token not in self._vocab:
-            return None
-        indptr = self._bm25.scores["indptr"]
-        df = int(indptr[column + 1] - indptr[column])
-        n = len(self.ids)
-        return float(np.log(1 + (n - df + 0.5) / (df + 0.5))) if df else None
+        df = bm25.document_frequency(token, self._segments)
+        return bm25.idf(df, self._stats.documents) if df else None
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        if self.ids:
-            self._bm25.save(str(directory), show_progress=False)
-        (directory / IDS_FILE).write_text(json.dumps(self.ids, ensure_ascii=False))
+        self._main.save(directory, "main")
+        self._delta.save(directory, "delta")
+        np.save(directory / DEAD_FILE, self._dead)
+        (directory / IDS_FILE).write_text(
+            json.dumps({"main": self._main_ids, "delta": self._delta_tokens}, ensure_ascii=False)
+        )
 
     @classmethod
     def load(cls, directory: Path) -> LexicalIndex:
         try:
             ids = json.loads((directory / IDS_FILE).read_text())
-            bm25s = _bm25s()
-            bm25 = bm25s.BM25.load(str(directory), show_progress=False) if ids else bm25s.BM25()
-        except (FileNotFoundError, json.JSONDecodeError, ValueError) as exc:
+            if not isinstance(ids, dict):
+                raise ValueError("an index of an earlier version (bm25s); sync it again")
+            delta_tokens = dict(ids["delta"])
+            return cls(
+                bm25.Segment.load(directory, "main"),
+                list(ids["main"]),
+                dead=np.load(directory / DEAD_FILE),
+                delta=bm25.Segment.load(directory, "delta"),
+                delta_ids=list(delta_tokens),
+                delta_tokens=delta_tokens,
+            )
+        except (FileNotFoundError, json.JSONDecodeError, ValueError, KeyError) as exc:
             raise IndexNotReadyError(
-                f"No usable lexical index in {directory} ({exc}). Run `skg index sync`."
+                f"No usable lexical index in {directory} ({exc}). Run `skg index sync --rebuild`."
             ) from exc
-        return cls(bm25, ids)
 
 
 class LexicalRetriever:

@@ -105,7 +105,7 @@ def test_atoms_with_broken_fields_fail_closed_are_reported_and_never_500(
         id=capital,
     )
     cypher(store, "MATCH (a:Atom {id: $id}) SET a.status = 'Approved', a.type = 42", id=bogus)
-    client.app.state.services.sync_and_reload()
+    client.app.state.services.sync_and_reload(audit=True)  # hand edits stamp nothing
     for name, key in keys.items():
         for path, body in (
             ("/v1/search", {"query": QUESTION, "top_k": 50}),
@@ -134,7 +134,7 @@ def test_atoms_with_broken_fields_fail_closed_are_reported_and_never_500(
         "a.type = 'case'",
         ids=[missing, capital, bogus],
     )
-    client.app.state.services.sync_and_reload()
+    client.app.state.services.sync_and_reload(audit=True)
 
 
 # -- hostile files ------------------------------------------------------------------------------

@@ -201,7 +201,7 @@ class MemoryGraphStore:
             atom.version += 1
             self.vectors.pop(atom.id, None)
 
-    def atoms_to_relink(self) -> list[AtomLinks]:
+    def atoms_to_relink(self, among: Sequence[str] | None = None) -> list[AtomLinks]:
         return []  # the fake keeps no record of who changed an atom
 
     def relink(self, plans: Sequence[Relink]) -> None:

@@ -1,4 +1,4 @@
-"""The index refresher's decisions, on a fake graph whose fingerprint we control."""
+"""The index refresher's decisions, on a fake graph whose change token we control."""
 
 import time
 from types import SimpleNamespace
@@ -12,17 +12,25 @@ pytestmark = pytest.mark.unit
 
 
 class FakeServices:
+    """Services whose graph's change token is a string we set."""
+
     def __init__(self) -> None:
         self.fingerprint = "v1"
         self.syncs = 0
         self.change_during_sync: str | None = None
-        self.store = SimpleNamespace(graph_fingerprint=lambda: self.fingerprint)
+        self.store = SimpleNamespace(change_token=lambda lag_s: self.fingerprint)
+        self.audits = self.saves = 0
 
-    def sync_and_reload(self) -> SyncReport:
+    def sync_and_reload(self, audit: bool = False) -> SyncReport:
+        self.audits += audit
         self.syncs += 1
         if self.change_during_sync:  # a curator's edit lands while the sync runs
             self.fingerprint, self.change_during_sync = self.change_during_sync, None
         return SyncReport(0, 0, 0, 0, 0)
+
+    def save_index(self) -> bool:
+        self.saves += 1
+        return True
 
 
 def test_syncs_once_per_change_and_not_when_nothing_changed():
@@ -49,10 +57,22 @@ def test_a_costly_check_stretches_the_wait_and_a_cheap_one_keeps_the_interval():
     refresher.check()
     assert refresher.wait_s() == 0.5
 
-    def slow_fingerprint() -> str:
+    def slow_token(lag_s: float) -> str:
         time.sleep(0.05)
         return services.fingerprint
 
-    services.store = SimpleNamespace(graph_fingerprint=slow_fingerprint)
+    services.store = SimpleNamespace(change_token=slow_token)
     refresher.check()
     assert refresher.wait_s() >= 20 * 0.05, "the check stays within 1/20 of the time"
+
+
+def test_audits_and_saves_come_when_due():
+    services = FakeServices()
+    refresher = IndexRefresher(services, interval_s=60, audit_s=0.2, save_s=0.2)
+    refresher.check()
+    assert services.audits == 0 and services.saves == 0
+    time.sleep(0.25)
+    assert refresher.check() and services.audits == 1, "an audit is due"
+    assert refresher.check() and services.syncs == 3, "after an audit the token is read afresh"
+    assert services.saves == 1, "the save was due too"
+    assert not refresher.check() and services.saves == 1, "and is not due again yet"
