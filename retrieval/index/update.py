@@ -263,17 +263,20 @@ def _apply(  # noqa: C901
         rebuilt = GraphSnapshot.build([], [], [(a, e) for a, e in every if a in versions], {})
         graph = replace(graph, mentions=rebuilt.mentions, _by_atom=None)
     if entity_changed:
-        layer = store.entity_layer()
-        graph = graph.with_entity_layer(
-            GraphSnapshot.build(
-                layer.entities,
-                layer.relations,
-                [],
-                {},
-                backing=layer.backing,
-                relation_sources=layer.relation_sources,
-            )
+        rows = store.entity_layer()
+        layer = GraphSnapshot.build(
+            rows.entities,
+            rows.relations,
+            [],
+            {},
+            backing=rows.backing,
+            relation_sources=rows.relation_sources,
         )
+        # Only a layer that differs replaces the old one: what is built on it (the question
+        # analyzer, the speech recognizer) is then kept (an ingest stamps entities it did not
+        # change; an audit rereads them all).
+        if _layer(layer) != _layer(graph):
+            graph = graph.with_entity_layer(layer)
     memory = bundle.memory
     if token.feedback != bundle.feed.token.feedback:
         feedback = store.atom_feedback()
@@ -292,3 +295,14 @@ def _apply(  # noqa: C901
         len(removed),
     )
     return updated, SyncReport(0, len(versions), added, changed, len(removed))
+
+
+def _layer(graph: GraphSnapshot) -> tuple[object, ...]:
+    return (
+        graph.names,
+        graph.kinds,
+        graph.aliases,
+        graph.neighbours,
+        graph.backing,
+        graph.relation_sources,
+    )
