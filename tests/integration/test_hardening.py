@@ -209,7 +209,10 @@ def test_a_small_job_is_not_starved_behind_a_large_one(client, keys):
         wait_for(client, keys["east"], large),
     )
     assert small_job["state"] == large_job["state"] == "succeeded"
-    assert small_job["finished_at"] < large_job["finished_at"], (small_job, large_job)
+    # Its own lane: the small job ran while the large one was still running (in one lane it
+    # would start only after the large one finished). Which finishes first is a race between
+    # their index syncs, which jobs finishing together share, so it is not asserted.
+    assert small_job["started_at"] < large_job["finished_at"], (small_job, large_job)
 
 
 # -- a document too large for one transaction ---------------------------------------------------
