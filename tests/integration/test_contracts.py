@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from api import assembly
+from api.models_setup import default_models, prepare
 from speech.audio import decode
 from tests.conftest import EVAL_DATA
 from tests.contracts.embedder import EmbedderContract
@@ -28,7 +29,12 @@ class TestNeo4jGraphStore(GraphStoreContract):
 
 @pytest.fixture(scope="module", params=["openvino", "ct2-int8", "torch"])
 def each_embedder(request, settings):
-    return assembly.load_embedder(settings.model_copy(update={"encoder": request.param}))
+    chosen = settings.model_copy(update={"encoder": request.param})
+    # What `skg models prepare` does when SKG_ENCODER names this runtime (a clean clone has
+    # prepared only the default one); a no-op when the model is in place.
+    for model in default_models(chosen):
+        prepare(model)
+    return assembly.load_embedder(chosen)
 
 
 class TestEmbedders(EmbedderContract):
