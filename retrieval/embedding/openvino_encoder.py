@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from kg.errors import ModelError
+from retrieval.embedding.base import encode_by_length
 
 logger = logging.getLogger(__name__)
 
@@ -73,13 +74,7 @@ class OpenVinoEmbedder:
         return self._encode([self._prompts.get("passage", "") + t for t in texts])
 
     def _encode(self, texts: Sequence[str]) -> NDArray[Any]:
-        out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
-        # Shortest first, so each batch pads to a similar length.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), self._batch_size):
-            rows = order[start : start + self._batch_size]
-            out[rows] = self._forward([texts[i] for i in rows])
-        return out
+        return encode_by_length(texts, self.dimensions, self._batch_size, self._forward)
 
     def _forward(self, texts: list[str]) -> NDArray[Any]:
         encodings = self._tokenizer.encode_batch(texts)
