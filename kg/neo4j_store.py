@@ -54,6 +54,7 @@ from kg.store import (
 logger = logging.getLogger(__name__)
 
 WRITE_BATCH = 500
+EMBEDDINGS_PAGE = 5_000  # vectors per read: about 15 MB in the driver's lists
 # The encoder of vectors written before each vector recorded its encoder (PyTorch fp32 e5).
 LEGACY_MODEL = "multilingual-e5-small"
 
@@ -307,10 +308,22 @@ class Neo4jGraphStore:
         for batch in _batches(payload):
             self._run(queries.SET_EMBEDDINGS, rows=batch, model=model)
 
-    def embeddings(self, model: str) -> list[tuple[str, int, list[float]]]:
-        """The searchable atoms' vectors made by ``model``."""
-        rows = self._run(queries.ALL_EMBEDDINGS, model=model, legacy=LEGACY_MODEL)
-        return [(r["id"], r["version"], r["embedding"]) for r in rows]
+    def embeddings(self, model: str) -> Iterator[tuple[str, int, list[float]]]:
+        """The searchable atoms' vectors made by ``model``, in id order, read a page at a time."""
+        after = ""
+        while True:
+            rows = self._run(
+                queries.EMBEDDINGS_PAGE,
+                model=model,
+                legacy=LEGACY_MODEL,
+                after=after,
+                limit=EMBEDDINGS_PAGE,
+            )
+            for r in rows:
+                yield r["id"], r["version"], r["embedding"]
+            if len(rows) < EMBEDDINGS_PAGE:
+                return
+            after = rows[-1]["id"]
 
     def atoms(self, ids: Sequence[str]) -> list[StoredAtom]:
         by_id = {r["id"]: r for r in self._run(queries.ATOMS_BY_ID, ids=list(ids))}

@@ -366,12 +366,15 @@ SET a.embedding_model = $model, a.updated_at = datetime()  // every replica read
 """
 
 # Deprecated atoms keep their vectors in the graph but leave the search index.
-ALL_EMBEDDINGS = """
+# Read in pages by id (the unique constraint's index orders them): one statement for all of a
+# million atoms' vectors would hold them all in the server's heap and the driver's memory.
+EMBEDDINGS_PAGE = """
 MATCH (a:Atom)
-WHERE a.embedding IS NOT NULL AND a.status <> 'deprecated'
+WHERE a.id > $after AND a.embedding IS NOT NULL AND a.status <> 'deprecated'
   AND coalesce(a.embedding_model, $legacy) = $model
 RETURN a.id AS id, a.version AS version, a.embedding AS embedding
 ORDER BY a.id
+LIMIT $limit
 """
 
 

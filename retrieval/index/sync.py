@@ -137,13 +137,7 @@ def _sync(
     pending = store.atoms_needing_embedding(embedder.name)
     embed_pending(store, embedder, pending, on_batch)
 
-    rows = store.embeddings(embedder.name)
-    versions = {atom_id: version for atom_id, version, _ in rows}
-    vectors = (
-        np.asarray([v for _, _, v in rows], dtype=np.float32)
-        if rows
-        else np.zeros((0, embedder.dimensions), dtype=np.float32)
-    )
+    versions, vectors = read_vectors(store.embeddings(embedder.name), embedder.dimensions)
     dense = FaissIndex.build(list(versions), list(versions.values()), vectors, embedder.name)
 
     atoms = {str(a["id"]): a for a in graph_rows.atoms if a["id"] in versions}
@@ -192,6 +186,25 @@ def _sync(
     removed = sum(1 for a in old_versions if a not in versions)
     logger.info("index synced: %d embedded, %d indexed", len(pending), len(versions))
     return SyncReport(len(pending), len(versions), added, changed, removed, len(edited), relinked)
+
+
+def read_vectors(
+    rows: Iterable[tuple[str, int, list[float]]], dimensions: int, chunk: int = 5_000
+) -> tuple[dict[str, int], NDArray[np.float32]]:
+    """Versions by atom id and the vectors as one float32 matrix, in the rows' order; the
+    Python lists are turned into arrays a chunk at a time."""
+    versions: dict[str, int] = {}
+    chunks: list[NDArray[np.float32]] = []
+    pending: list[list[float]] = []
+    for atom_id, version, vector in rows:
+        versions[atom_id] = version
+        pending.append(vector)
+        if len(pending) == chunk:
+            chunks.append(np.asarray(pending, dtype=np.float32))
+            pending = []
+    if pending or not chunks:
+        chunks.append(np.asarray(pending, dtype=np.float32).reshape(-1, dimensions))
+    return versions, np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
 
 
 def access_meta(atom: dict[str, Any]) -> dict[str, str]:

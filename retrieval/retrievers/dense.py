@@ -23,8 +23,11 @@ INDEX_FILE = "atoms.faiss"
 DEAD_FILE = "dead.npy"
 DELTA_FILE = "delta.npy"
 MANIFEST_FILE = "manifest.json"
-# Exact search below this many atoms, HNSW above (docs/retrieval.md has the measurements).
+# Exact search below this many atoms, HNSW above (docs/retrieval.md has the measurements);
+# from FP16_THRESHOLD on, HNSW over fp16 scalars: the same recall at 58 % of the memory
+# (benchmarks/memory_options.py, docs/benchmarks.md "Scale").
 HNSW_THRESHOLD = 50_000
+FP16_THRESHOLD = 300_000
 HNSW_M = 32
 HNSW_EF_SEARCH = 128
 
@@ -76,9 +79,15 @@ class FaissIndex:
         cls, ids: Sequence[str], versions: Sequence[int], vectors: NDArray[Any], model: str
     ) -> FaissIndex:
         dims = int(vectors.shape[1])
-        if len(vectors) >= HNSW_THRESHOLD:
+        hnsw: faiss.IndexHNSW | None = None
+        if len(vectors) >= FP16_THRESHOLD:
+            fp16 = faiss.ScalarQuantizer.QT_fp16  # an int; the type stubs want a quantiser
+            hnsw = faiss.IndexHNSWSQ(dims, fp16, HNSW_M, faiss.METRIC_INNER_PRODUCT)  # type: ignore[arg-type]
+            hnsw.train(np.ascontiguousarray(vectors[:1_000], dtype=np.float32))  # no-op for fp16
+        elif len(vectors) >= HNSW_THRESHOLD:
             # Approximate above the threshold: exact search grows linearly with the atoms.
             hnsw = faiss.IndexHNSWFlat(dims, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        if hnsw is not None:
             hnsw.hnsw.efConstruction = 80
             hnsw.hnsw.efSearch = HNSW_EF_SEARCH
             index: faiss.Index = hnsw

@@ -39,3 +39,14 @@ def test_empty_index_returns_nothing():
     index = FaissIndex.build([], [], np.zeros((0, 64), dtype=np.float32), model="hash")
     query = Query("任何问题", [], [], Intent.EXPLAIN)
     assert DenseRetriever(HashEmbedder(), index).search(query, 5) == []
+
+
+@pytest.mark.parametrize("count", [0, 1, 4, 5, 11])
+def test_read_vectors_keeps_order_across_chunks(count: int) -> None:
+    from retrieval.index.sync import read_vectors
+
+    rows = [(f"a{i:02d}", i, [float(i), -float(i), 0.5]) for i in range(count)]
+    versions, matrix = read_vectors(iter(rows), 3, chunk=5)
+    assert list(versions.items()) == [(a, v) for a, v, _ in rows]
+    assert matrix.shape == (count, 3) and matrix.dtype == np.float32
+    assert matrix.tolist() == [vector for _, _, vector in rows]

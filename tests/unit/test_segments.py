@@ -147,3 +147,31 @@ def test_graph_snapshot_deltas_match_a_rebuild() -> None:
     assert sorted(changed.atom_entities()["a4"]) == ["e1", "e3"]
     assert "a3" not in changed.atom_entities()
     assert snapshot.mentions["e2"] == ["a2", "a3"], "the older generation is untouched"
+
+
+def test_index_kind_follows_size_and_survives_save_and_merge(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    import faiss
+
+    from retrieval.retrievers import dense
+
+    monkeypatch.setattr(dense, "HNSW_THRESHOLD", 100)
+    monkeypatch.setattr(dense, "FP16_THRESHOLD", 300)
+    nrng = np.random.default_rng(9)
+    kinds = {}
+    for size in (50, 200, 400):
+        ids = [f"atom-{i:04d}" for i in range(size)]
+        vectors = _vectors(nrng, ids)
+        index = FaissIndex.build(ids, [1] * size, np.asarray([vectors[a] for a in ids]), "m")
+        kinds[size] = type(index.index)
+        assert index.search(vectors["atom-0007"], 1)[0][0] == "atom-0007"
+    assert kinds == {50: faiss.IndexFlatIP, 200: faiss.IndexHNSWFlat, 400: faiss.IndexHNSWSQ}
+    changed = index.with_changes({"new": (1, vectors["atom-0003"])}, ["atom-0003"])
+    changed.save(tmp_path)
+    loaded = FaissIndex.load(tmp_path)
+    assert isinstance(loaded.index, faiss.IndexHNSWSQ)
+    assert loaded.search(vectors["atom-0003"], 1)[0][0] == "new"
+    merged = loaded.merged()
+    assert isinstance(merged.index, faiss.IndexHNSWSQ) and merged.delta_size == 0
+    assert merged.search(vectors["atom-0003"], 1)[0][0] == "new"
