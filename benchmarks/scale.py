@@ -6,7 +6,8 @@ atoms) with a copy number in title and text, the base atom's type and mentions, 
 atom's real vector plus small noise (re-normalised), so no embedding is needed. They are
 written through the real ingest writer (``Neo4jGraphStore.write_documents``, 50 atoms per
 document, 20 documents per transaction) and their vectors through ``set_embeddings``, into a
-Neo4j of the benchmark's own (ports 7731/7531, home .skg/neo4j-scale), emptied first. Sizes
+Neo4j of the benchmark's own (ports 7731/7531, home .skg/neo4j-scale, heap 2 GiB, page
+cache 4 GiB), emptied first. Sizes
 grow in one graph: each size adds atoms to the previous one.
 
     .venv/bin/python benchmarks/scale.py --atoms 100000 300000 1000000
@@ -64,7 +65,7 @@ def scale_settings(bolt: int, http: int) -> Settings:
         neo4j_bolt_port=bolt,
         neo4j_http_port=http,
         neo4j_heap="2g",
-        neo4j_pagecache="2g",
+        neo4j_pagecache="4g",
     )
 
 
