@@ -57,6 +57,19 @@ class Services:
         self._requested = self._completed = 0
         self._syncing = False
         self._unsaved = False  # a change-feed generation not yet written to disk
+        self._chore_times: dict[str, float] = {}  # chore -> when it last fell due (monotonic)
+        self._chore_lock = threading.Lock()
+
+    def due(self, chore: str, every_s: float) -> bool:
+        """True at most once per ``every_s`` seconds for ``chore`` (the first call is due),
+        however many requests ask at once."""
+        now = time.monotonic()
+        with self._chore_lock:
+            last = self._chore_times.get(chore)
+            if last is not None and now - last < every_s:
+                return False
+            self._chore_times[chore] = now
+            return True
 
     @classmethod
     def start(cls, settings: Settings) -> Services:

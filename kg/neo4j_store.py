@@ -663,11 +663,18 @@ class Neo4jGraphStore:
         return rows[0].data() if rows else None
 
     def start_conversation(
-        self, conversation_id: str, key_id: str, team: str | None, user: str | None
-    ) -> None:
-        self._run(
-            queries.START_CONVERSATION, id=conversation_id, key_id=key_id, team=team, user=user
+        self, conversation_id: str, key_id: str, team: str | None, user: str | None, **turn: Any
+    ) -> int:
+        """A new conversation with its first turn (``turn`` as for ``add_turn``); 1."""
+        rows = self._run(
+            queries.START_CONVERSATION,
+            id=conversation_id,
+            key_id=key_id,
+            team=team,
+            user=user,
+            **turn,
         )
+        return int(rows[0]["n"])
 
     def add_turn(self, conversation_id: str, key_id: str, **turn: Any) -> int | None:
         """Append a turn; its number, or None when the key has no such conversation.

@@ -1140,9 +1140,15 @@ RETURN c.id AS id, t.n AS n, t.question AS question, t.resolved AS resolved,
        t.subject AS subject
 """
 
+# A new conversation and its first turn in one statement (one round trip per question).
 START_CONVERSATION = """
 CREATE (c:Conversation {id: $id, key_id: $key_id, team: $team, user: $user,
-                        created_at: datetime(), updated_at: datetime(), turns: 0})
+                        created_at: datetime(), updated_at: datetime(), turns: 1})
+CREATE (c)-[:HAS_TURN]->(t:Turn {n: 1, question: $question, resolved: $resolved,
+                                 subject: $subject, followup: $followup, intent: $intent,
+                                 answer_id: $answer_id, answered: $answered,
+                                 channel: $channel, created_at: datetime()})
+RETURN t.n AS n
 """
 
 ADD_TURN = """

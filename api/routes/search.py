@@ -46,6 +46,7 @@ router = APIRouter(prefix="/v1", tags=["search"])
 ERRORS = responses(401, 403, 422, 503)
 CONVERSATION_ID = r"^conv-[0-9a-f]{32}$"
 MAX_TURNS_SHOWN = 100
+CONVERSATION_CLEANUP_S = 600.0
 STREAMED = {
     "description": "the answer; with `Accept: text/event-stream` or `stream: true`, "
     "server-sent events: understanding, section (one per section), citations, token "
@@ -286,28 +287,25 @@ def _keep_turn(
     answer_id: str,
     channel: str,
 ) -> int | None:
-    """Keep the question as a turn; a new conversation first clears conversations older than
-    SKG_CONVERSATION_DAYS. The rep has the answer either way: a graph outage only loses the
-    turn (``None``)."""
+    """Keep the question as a turn (one write; a new conversation with its first turn). The
+    rep has the answer either way: a graph outage only loses the turn (``None``)."""
     store, reading = services.store, prepared.reading
+    turn = {
+        "question": reading.asked,
+        "resolved": reading.text,
+        "subject": reading.subject,
+        "followup": reading.followup,
+        "intent": answer.intent,
+        "answer_id": answer_id,
+        "answered": answer.answered,
+        "channel": channel,
+    }
     try:
         if prepared.new_conversation:
-            store.delete_old_conversations(services.settings.conversation_days)
-            store.start_conversation(
-                prepared.conversation_id, viewer.key_id, viewer.team, viewer.user
+            return store.start_conversation(
+                prepared.conversation_id, viewer.key_id, viewer.team, viewer.user, **turn
             )
-        return store.add_turn(
-            prepared.conversation_id,
-            viewer.key_id,
-            question=reading.asked,
-            resolved=reading.text,
-            subject=reading.subject,
-            followup=reading.followup,
-            intent=answer.intent,
-            answer_id=answer_id,
-            answered=answer.answered,
-            channel=channel,
-        )
+        return store.add_turn(prepared.conversation_id, viewer.key_id, **turn)
     except GraphUnavailableError as exc:
         logger.warning("turn of %s not kept: %s", prepared.conversation_id, exc)
         return None
@@ -322,7 +320,18 @@ def _remember(
         metrics.EMPTY_ANSWERS.inc()
     answer_id = "ans-" + uuid.uuid4().hex[:16]
     background.add_task(_record, services, answer_id, answer, viewer, channel)
+    if services.due("conversation clean-up", CONVERSATION_CLEANUP_S):
+        background.add_task(_clean_conversations, services)
     return answer_id
+
+
+def _clean_conversations(services: Services) -> None:
+    """Delete conversations untouched for SKG_CONVERSATION_DAYS (at most every
+    ``CONVERSATION_CLEANUP_S`` per worker, after a response)."""
+    try:
+        services.store.delete_old_conversations(services.settings.conversation_days)
+    except GraphUnavailableError as exc:
+        logger.warning("old conversations not cleared: %s", exc)
 
 
 def _record(

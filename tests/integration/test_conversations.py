@@ -170,7 +170,12 @@ def test_another_keys_conversation_is_404_like_a_missing_one(client, keys):
     assert [t["question"] for t in turns] == [QUESTION]
 
 
-def test_old_conversations_are_deleted_when_a_new_one_starts(client, keys, loaded, conv_settings):
+def test_old_conversations_are_deleted_after_an_answer(
+    client, keys, loaded, conv_settings, monkeypatch
+):
+    from api.routes import search
+
+    monkeypatch.setattr(search, "CONVERSATION_CLEANUP_S", 0.0)  # due at every answer
     old = ask(client, keys["outsider"], QUESTION)["conversation_id"]
     recent = ask(client, keys["outsider"], QUESTION)["conversation_id"]
     days = conv_settings.conversation_days
@@ -180,7 +185,7 @@ def test_old_conversations_are_deleted_when_a_new_one_starts(client, keys, loade
         id=old,
         d=days + 1,
     )
-    ask(client, keys["outsider"], "比亚迪的BMS预警怎么讲？")  # starts a conversation
+    ask(client, keys["outsider"], "比亚迪的BMS预警怎么讲？")  # the clean-up runs after it
     assert client.get(f"/v1/conversations/{old}", headers=auth(keys["outsider"])).status_code == 404
     left = cypher(
         loaded, "MATCH (c:Conversation {id: $id})-[:HAS_TURN]->(t) RETURN count(t) AS n", id=old

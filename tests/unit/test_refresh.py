@@ -76,3 +76,22 @@ def test_audits_and_saves_come_when_due():
     assert refresher.check() and services.syncs == 3, "after an audit the token is read afresh"
     assert services.saves == 1, "the save was due too"
     assert not refresher.check() and services.saves == 1, "and is not due again yet"
+
+
+def test_a_chore_falls_due_once_per_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    from api.state import Services
+
+    now = [100.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    state = SimpleNamespace(_chore_times={}, _chore_lock=threading.Lock())
+    assert Services.due(state, "clean", 600) is True  # type: ignore[arg-type]
+    assert Services.due(state, "clean", 600) is False  # type: ignore[arg-type]
+    assert Services.due(state, "other", 600) is True  # type: ignore[arg-type]
+    now[0] += 599
+    assert Services.due(state, "clean", 600) is False  # type: ignore[arg-type]
+    now[0] += 1
+    assert Services.due(state, "clean", 600) is True  # type: ignore[arg-type]
