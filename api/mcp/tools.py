@@ -10,35 +10,27 @@ answer ``/v1/atoms`` and ``/v1/entities``. A hidden atom is "not found", exactly
 
 from __future__ import annotations
 
-import logging
 import uuid
-from dataclasses import replace
 
 from pydantic import BaseModel, Field
 
 from api.ratelimit import RateLimits
 from api.refresh import IndexRefresher
 from api.routes import knowledge
+from api.routes.search import record_answer, scoped, search_response
 from api.schemas import (
     AskRequest,
     AtomDetail,
     EntityDetail,
     EntityPage,
-    SearchHitPublic,
     SearchRequest,
     SearchResponse,
-    next_offset,
 )
 from api.state import Services
-from api.views import atom_public, citation_public, entity_refs
 from kg.access import Scope, Viewer
-from kg.errors import GraphUnavailableError, PermissionDeniedError
+from kg.errors import PermissionDeniedError
 from kg.models import EntityKind
 from retrieval.answers.answer import Answer
-from retrieval.answers.highlight import highlight
-from retrieval.retrievers.hybrid import Filters
-
-logger = logging.getLogger(__name__)
 
 CHANNEL = "mcp"  # how answers are recorded (knowledge gaps list the channels)
 READERS = (Scope.SEARCH, Scope.ASK)
@@ -74,47 +66,18 @@ class KnowledgeTools:
 
     def search(self, key: str, request: SearchRequest) -> SearchResponse:
         viewer = self.caller(key, Scope.SEARCH)
-        current = self._services.current
-        response = current.search.search(
-            request.query, request.top_k, _scoped(request.filters(), viewer), request.offset
-        )
-        if response.stale:
-            self._refresher.poke()
-        terms = [*response.query.tokens, *(e.surface for e in response.query.entities)]
-        graph = current.bundle.graph
-        return SearchResponse(
-            query=request.query,
-            intent=response.query.intent.value,
-            entities=[e.surface for e in response.query.entities],
-            total=response.total,
-            offset=request.offset,
-            next_offset=next_offset(request.offset, len(response.results), response.total),
-            answered=response.answered,
-            confidence=round(response.confidence, 4),
-            hits=[
-                SearchHitPublic(
-                    score=r.score,
-                    sources=r.sources,
-                    highlights=highlight(r.atom.atom.text, terms),
-                    path=list(r.path),
-                    entities=entity_refs(r.atom.atom.entities, graph),
-                    atom=atom_public(r.atom),
-                    citation=citation_public(r.atom),
-                )
-                for r in response.results
-            ],
-        )
+        return search_response(self._services, request, viewer, self._refresher.poke)
 
     def ask(self, key: str, request: AskRequest) -> AskResult:
         viewer = self.caller(key, Scope.ASK)
         answer = self._services.current.search.ask(
             request.question,
             request.top_k,
-            _scoped(request.filters(), viewer),
+            scoped(request.filters(), viewer),
             self._refresher.poke,
         )
         answer_id = "ans-" + uuid.uuid4().hex[:16]
-        self._record(answer_id, answer, viewer)
+        record_answer(self._services, answer_id, answer, viewer, CHANNEL)
         return AskResult(answer_id=answer_id, answer=answer, text=answer.to_text())
 
     def get_atom(self, key: str, atom_id: str) -> AtomDetail:
@@ -129,27 +92,3 @@ class KnowledgeTools:
     def get_entity(self, key: str, entity_id: str, offset: int, limit: int) -> EntityDetail:
         viewer = self.caller(key, *READERS)
         return knowledge.read_entity(entity_id, viewer, self._services, offset, limit)
-
-    def _record(self, answer_id: str, answer: Answer, viewer: Viewer) -> None:
-        """Keep the answer for feedback and knowledge gaps, as the HTTP API does."""
-        try:
-            self._services.store.record_answer(
-                answer_id,
-                answer.question,
-                answer.intent,
-                [c.atom_id for c in answer.citations],
-                answered=answer.answered,
-                confidence=answer.confidence,
-                leads=[c.atom_id for c in answer.leads],
-                key_id=viewer.key_id,
-                team=viewer.team,
-                user=viewer.user,
-                channel=CHANNEL,
-            )
-        except GraphUnavailableError as exc:  # the agent has its answer; only history misses
-            logger.warning("answer %s not recorded: %s", answer_id, exc)
-
-
-def _scoped(filters: Filters, viewer: Viewer) -> Filters:
-    """The request's filters with the caller's access rules added (never removed)."""
-    return replace(filters, allow=viewer.can_see)

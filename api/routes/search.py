@@ -56,7 +56,7 @@ STREAMED = {
 }
 
 
-def _scoped(filters: Filters, viewer: Viewer) -> Filters:
+def scoped(filters: Filters, viewer: Viewer) -> Filters:
     """The request's filters with the caller's access rules added (never removed)."""
     return replace(filters, allow=viewer.can_see)
 
@@ -67,12 +67,19 @@ def search(
 ) -> SearchResponse:
     """Atoms ranked for a question (dense + lexical + graph), with highlights, citations and
     graph context. Only atoms the key may see are returned or counted."""
+    return search_response(services, request, viewer, refresher.poke)
+
+
+def search_response(
+    services: Services, request: SearchRequest, viewer: Viewer, on_stale: Callable[[], None]
+) -> SearchResponse:
+    """A search as the API and the MCP tools answer it, within what ``viewer`` may see."""
     current = services.current
     response = current.search.search(
-        request.query, request.top_k, _scoped(request.filters(), viewer), request.offset
+        request.query, request.top_k, scoped(request.filters(), viewer), request.offset
     )
     if response.stale:
-        refresher.poke()
+        on_stale()
     terms = [*response.query.tokens, *(e.surface for e in response.query.entities)]
     graph = current.bundle.graph
     return SearchResponse(
@@ -116,7 +123,7 @@ def ask(
     `conversation_id` the question is read as a follow-up of that conversation (404 when it
     is not one of this key's); streamed as server-sent events on request."""
     current = services.current
-    filters = _scoped(request.filters(), viewer)
+    filters = scoped(request.filters(), viewer)
     prepared = prepare(
         services, current, viewer, request.question, filters, request.conversation_id
     )
@@ -319,7 +326,7 @@ def _remember(
     if not answer.answered or not answer.citations:
         metrics.EMPTY_ANSWERS.inc()
     answer_id = "ans-" + uuid.uuid4().hex[:16]
-    background.add_task(_record, services, answer_id, answer, viewer, channel)
+    background.add_task(record_answer, services, answer_id, answer, viewer, channel)
     if services.due("conversation clean-up", CONVERSATION_CLEANUP_S):
         background.add_task(_clean_conversations, services)
     return answer_id
@@ -334,9 +341,10 @@ def _clean_conversations(services: Services) -> None:
         logger.warning("old conversations not cleared: %s", exc)
 
 
-def _record(
+def record_answer(
     services: Services, answer_id: str, answer: Answer, viewer: Viewer, channel: str
 ) -> None:
+    """Keep the answer for feedback and knowledge gaps; a graph outage only loses history."""
     try:
         services.store.record_answer(
             answer_id,
