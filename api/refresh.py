@@ -17,12 +17,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from api import metrics
 from api.state import Services
 from kg.errors import GraphUnavailableError, SkgError
 from kg.store import ChangeToken
 from retrieval.index.change_feed import LAG_S
+from retrieval.index.update import warm_up
 
 logger = logging.getLogger(__name__)
 
@@ -138,14 +140,23 @@ class IndexRefresher:
                 )
 
     def _loop(self) -> None:
+        self._guarded(self._warm_up)
         while True:
             self._wake.wait(self.wait_s())
             self._wake.clear()
             if self._stop.is_set():
                 return
-            try:
-                self.check()
-            except SkgError as exc:
-                logger.error("index refresh failed: %s", exc)
-            except Exception:  # a background thread: log and keep refreshing
-                logger.exception("index refresh failed unexpectedly")
+            self._guarded(self.check)
+
+    def _warm_up(self) -> None:
+        warm_up(self._services.store, self._services.embedder.name)
+
+    @staticmethod
+    def _guarded(step: Callable[[], object]) -> None:
+        """Run a step of the background thread: log what fails and keep refreshing."""
+        try:
+            step()
+        except SkgError as exc:
+            logger.error("index refresh failed: %s", exc)
+        except Exception:
+            logger.exception("index refresh failed unexpectedly")

@@ -46,6 +46,20 @@ MERGE_SHARE = 0.1  # merge an index's segments when its delta or dead rows pass 
 MERGE_MIN = 2_000
 
 
+WARM_UP_ID = "\x00warm-up"  # no atom has this id
+
+
+def warm_up(store: ChangeFeed, model: str) -> None:
+    """Run the reads of a change-feed update once, for an atom that does not exist, so that
+    Neo4j plans them when a worker starts and not at the first edit after (a plan cost up to
+    2 s on a loaded 2-core machine: docs/benchmarks.md, Scale)."""
+    store.change_token(LAG_S)
+    store.atom_stamps_since(2**62)
+    store.atoms_to_relink([WARM_UP_ID])
+    store.atoms_needing_embedding_among([WARM_UP_ID], model)
+    store.changed_atoms([WARM_UP_ID], model)
+
+
 @dataclass
 class _Changes:
     rows: list[dict[str, Any]]  # changed atoms as read now
