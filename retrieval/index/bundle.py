@@ -8,7 +8,10 @@ import json
 import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
+
+import numpy as np
 
 from kg.errors import IndexNotReadyError
 from retrieval.feedback import FeedbackMemory
@@ -19,7 +22,9 @@ from retrieval.retrievers.graph import GraphSnapshot
 from retrieval.retrievers.lexical import LexicalIndex
 
 MANIFEST = "manifest.json"
-TOKENS = "tokens.json"
+TOKENS = "tokens.npz"  # every atom's lexical tokens as codes into TOKEN_VOCAB
+TOKEN_VOCAB = "tokens.vocab.json"  # {"atoms": [...], "vocab": [...]}
+LEGACY_TOKENS = "tokens.json"  # {atom id: [token, ...]}, before 2026-12-02
 TEXTS = "texts.json"
 FEED = "feed.json"
 
@@ -58,7 +63,7 @@ class IndexBundle:
         self.dense.save(staging / "dense")
         self.lexical.save(staging / "lexical")
         self.graph.save(staging)
-        (staging / TOKENS).write_text(json.dumps(self.tokens, ensure_ascii=False))
+        save_tokens(staging, self.tokens)
         (staging / TEXTS).write_text(json.dumps(self.texts, ensure_ascii=False))
         self.memory.save(staging)
         if self.feed is not None:
@@ -79,8 +84,8 @@ class IndexBundle:
                 return cls.load(directory, lock=False)
         try:
             manifest = json.loads((directory / MANIFEST).read_text())
-            tokens = json.loads((directory / TOKENS).read_text())
-        except (FileNotFoundError, json.JSONDecodeError) as exc:
+            tokens = load_tokens(directory)
+        except (FileNotFoundError, json.JSONDecodeError, ValueError, KeyError, IndexError) as exc:
             raise IndexNotReadyError(
                 f"No usable search index in {directory} ({exc}). Run `skg index sync` "
                 "(or `skg ingest`) first."
@@ -104,3 +109,37 @@ class IndexBundle:
     @classmethod
     def exists(cls, directory: Path) -> bool:
         return (directory / MANIFEST).exists()
+
+
+def save_tokens(directory: Path, tokens: dict[str, list[str]]) -> None:
+    """Tokens as codes into one vocabulary: as JSON lists, a million atoms' tokens took 7 GB
+    of Python strings once loaded (docs/benchmarks.md, Scale)."""
+    atoms = list(tokens)
+    flat = list(chain.from_iterable(tokens[a] for a in atoms))
+    vocab = list(dict.fromkeys(flat))
+    code = {t: i for i, t in enumerate(vocab)}
+    np.savez(
+        directory / TOKENS,
+        codes=np.fromiter(map(code.__getitem__, flat), dtype=np.uint32, count=len(flat)),
+        lengths=np.fromiter((len(tokens[a]) for a in atoms), dtype=np.int64, count=len(atoms)),
+    )
+    (directory / TOKEN_VOCAB).write_text(
+        json.dumps({"atoms": atoms, "vocab": vocab}, ensure_ascii=False)
+    )
+
+
+def load_tokens(directory: Path) -> dict[str, list[str]]:
+    """The tokens by atom id; each distinct token is one string object, shared by every atom
+    that has it."""
+    if not (directory / TOKENS).exists() and (directory / LEGACY_TOKENS).exists():
+        legacy: dict[str, list[str]] = json.loads((directory / LEGACY_TOKENS).read_text())
+        return legacy
+    names = json.loads((directory / TOKEN_VOCAB).read_text())
+    with np.load(directory / TOKENS) as arrays:
+        codes, lengths = arrays["codes"], arrays["lengths"]
+    atoms: list[str] = names["atoms"]
+    if len(atoms) != len(lengths) or int(lengths.sum()) != len(codes):
+        raise ValueError(f"{TOKENS} does not match {TOKEN_VOCAB}")
+    flat = np.asarray(names["vocab"], dtype=object)[codes].tolist()
+    ends = np.cumsum(lengths).tolist()
+    return {a: flat[end - n : end] for a, n, end in zip(atoms, lengths.tolist(), ends, strict=True)}

@@ -50,3 +50,26 @@ def test_read_vectors_keeps_order_across_chunks(count: int) -> None:
     assert list(versions.items()) == [(a, v) for a, v, _ in rows]
     assert matrix.shape == (count, 3) and matrix.dtype == np.float32
     assert matrix.tolist() == [vector for _, _, vector in rows]
+
+
+@pytest.mark.parametrize(
+    "tokens",
+    [{}, {"a": []}, {"a": ["热失控", "BMS"], "b": [], "c": ["BMS", "热失控", "BMS"]}],
+)
+def test_tokens_round_trip_with_shared_strings(tmp_path, tokens) -> None:
+    from retrieval.index.bundle import load_tokens, save_tokens
+
+    save_tokens(tmp_path, tokens)
+    loaded = load_tokens(tmp_path)
+    assert loaded == tokens and list(loaded) == list(tokens)
+    if tokens.get("c"):
+        assert loaded["a"][1] is loaded["c"][0], "one string per distinct token"
+
+
+def test_tokens_of_an_earlier_bundle_still_load(tmp_path) -> None:
+    import json
+
+    from retrieval.index.bundle import load_tokens
+
+    (tmp_path / "tokens.json").write_text(json.dumps({"a": ["热失控"]}, ensure_ascii=False))
+    assert load_tokens(tmp_path) == {"a": ["热失控"]}
