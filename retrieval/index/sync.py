@@ -29,7 +29,7 @@ from retrieval.index.bundle import IndexBundle
 from retrieval.index.change_feed import LAG_S, feed_state, since_ms
 from retrieval.index.lock import index_lock
 from retrieval.retrievers.dense import FaissIndex
-from retrieval.retrievers.graph import GraphSnapshot
+from retrieval.retrievers.graph import META_FIELDS, GraphSnapshot
 from retrieval.retrievers.lexical import LexicalIndex
 from retrieval.tokenize import tokenize
 
@@ -210,7 +210,7 @@ def read_vectors(
 def access_meta(atom: dict[str, Any]) -> dict[str, str]:
     """What filters and access rules read of an atom; one a hand edit broke is private to its
     owner (``kg.models.atom_problems``), as every read of it from the graph treats it."""
-    meta = {k: str(atom[k] or "") for k in ("type", "status", "visibility", "team", "owner")}
+    meta = {k: str(atom[k] or "") for k in META_FIELDS}
     if atom_problems(atom):
         meta["visibility"] = "private"
     return meta
