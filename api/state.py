@@ -20,6 +20,7 @@ from retrieval.index.bundle import IndexBundle
 from retrieval.index.lock import index_lock
 from retrieval.index.sync import SyncReport, sync_index
 from retrieval.index.update import update_index
+from retrieval.served import freeze_heap
 from retrieval.service import SearchService
 from speech.base import Transcriber
 from speech.recognizer import SpeechRecognizer
@@ -207,6 +208,7 @@ class Services:
                 )
             )
             self._current = Searchable(bundle, search, recognizer)
+            freeze_heap()
         metrics.INDEX_RELOADS.inc()
         logger.info("search index swapped in: %d atoms", len(bundle.versions))
 

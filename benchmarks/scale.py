@@ -42,7 +42,7 @@ from retrieval.index.bundle import IndexBundle
 from retrieval.index.change_feed import LAG_S
 from retrieval.index.sync import sync_index
 from retrieval.index.update import update_index, warm_up
-from retrieval.served import served_retriever
+from retrieval.served import freeze_heap, served_retriever
 
 ROOT = Path(__file__).resolve().parents[1]
 PER_DOCUMENT = 50
@@ -134,6 +134,7 @@ def percentiles(values: list[float]) -> tuple[float, float]:
 
 def search_latency(bundle: IndexBundle, embedder, questions: list[str]) -> tuple[float, float]:
     analyzer, retriever = served_retriever(bundle, embedder)
+    freeze_heap()  # as a worker does after each swap
     for q in questions[:10]:
         retriever.search(analyzer.analyze(q), 10)
     times = []
@@ -191,6 +192,7 @@ def edit_to_search(store, embedder, bundle: IndexBundle, atom_id: str):
     updated, _ = result
     t1 = time.perf_counter()
     analyzer, retriever = served_retriever(updated, embedder, analyzer=analyzer)
+    freeze_heap()
     found = atom_id in [h.atom_id for h in retriever.search(analyzer.analyze(EDIT_WORD), 10)]
     return t1 - t0, time.perf_counter() - t0, found, updated
 

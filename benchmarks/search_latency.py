@@ -31,6 +31,7 @@ from retrieval.retrievers.dense import DenseRetriever, FaissIndex
 from retrieval.retrievers.graph import GraphRetriever, GraphSnapshot
 from retrieval.retrievers.hybrid import HybridRetriever
 from retrieval.retrievers.lexical import LexicalIndex, LexicalRetriever
+from retrieval.served import freeze_heap
 from retrieval.tokenize import tokenize
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,6 +130,7 @@ def main() -> None:
                 atom_texts={i: ["", base_text[i.rsplit("-", 1)[0]]] for i in s_ids},
                 idf=lexical.idf,
             )
+            freeze_heap()  # as a worker does after each swap
             totals, parts = measure(hybrid, dense_index, analyzer, embedder, queries)
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             breakdown = ", ".join(

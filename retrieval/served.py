@@ -6,6 +6,7 @@ the search service with it, and `skg eval` (retrieval/evaluation/benchmark.py) m
 
 from __future__ import annotations
 
+import gc
 from typing import Literal
 
 from retrieval.embedding.base import Embedder
@@ -52,3 +53,15 @@ def served_retriever(
     if analyzer is None:
         analyzer = QueryAnalyzer(bundle.graph.dictionary(), bundle.graph.names)
     return analyzer, retriever
+
+
+def freeze_heap() -> None:
+    """Put every object alive now out of the cyclic garbage collector's reach (``gc.freeze``),
+    after a generation is swapped in.
+
+    An index generation is millions of long-lived containers (at 300k atoms 650k lists and
+    dicts besides the strings); each collection of the oldest generation walked them all, which
+    made a graph walk cost 108 ms instead of 5 ms. A dropped generation is freed by reference
+    counting alone: nothing it holds is in a reference cycle (tests/unit/test_served.py).
+    """
+    gc.freeze()

@@ -17,16 +17,21 @@ class CachedQueryEmbedder:
         self._embedder = embedder
         self.name = embedder.name
         self.dimensions = embedder.dimensions
-        self._one = lru_cache(maxsize=size)(self._embed_one)
         self._primed: dict[str, NDArray[Any]] = {}
+        # A closure over the embedder and the primed vectors, not a bound method: this object
+        # must not be in a reference cycle (a dropped index generation is freed by reference
+        # counting alone; api/state.py freezes the heap).
+        primed_vectors = self._primed
 
-    def _embed_one(self, text: str) -> NDArray[Any]:
-        primed = self._primed.get(text)
-        if primed is not None:
-            return primed
-        vector: NDArray[Any] = self._embedder.embed_queries([text])[0]
-        vector.setflags(write=False)  # shared between callers
-        return vector
+        def embed_one(text: str) -> NDArray[Any]:
+            primed = primed_vectors.get(text)
+            if primed is not None:
+                return primed
+            vector: NDArray[Any] = embedder.embed_queries([text])[0]
+            vector.setflags(write=False)  # shared between callers
+            return vector
+
+        self._one = lru_cache(maxsize=size)(embed_one)
 
     def prime(self, texts: Iterable[str], batch_size: int = 64) -> int:
         """Embed questions ahead of their one-at-a-time calls, a batch per forward pass.

@@ -117,8 +117,9 @@ class HybridRetriever:
         self._atom_tokens = atom_tokens or {}
         # The term sets of atoms candidates keep coming back to (a ranker feature): building
         # them anew was a fifth of a search's fusion time.
+        tokens = self._atom_tokens  # not ``self``: no reference cycle (see served.py)
         self._token_set = lru_cache(maxsize=20_000)(
-            lambda atom_id: frozenset(self._atom_tokens.get(atom_id, ()))
+            lambda atom_id: frozenset(tokens.get(atom_id, ()))
         )
         self._atom_texts = atom_texts or {}
         self._idf = idf or (lambda _: None)
