@@ -486,10 +486,12 @@ RETURN count(a) AS flagged
 # Computed in the server (APOC), so a check costs one round trip and a 32-character answer.
 GRAPH_FINGERPRINT = """
 CALL () {
+  // A digest per atom, then one of the digests: collecting the atoms' texts themselves passed
+  // the transaction memory limit (512 MiB) at a million atoms.
   MATCH (a:Atom) WITH a ORDER BY a.id
-  RETURN apoc.util.md5(collect(a.id + '|' + toString(a.version) + '|' + a.title + '|' + a.text
-         + '|' + a.status + '|' + a.visibility + '|' + coalesce(a.team, '') + '|'
-         + coalesce(a.owner, ''))) AS atoms
+  RETURN apoc.util.md5(collect(apoc.util.md5([a.id + '|' + toString(a.version) + '|' + a.title
+         + '|' + a.text + '|' + a.status + '|' + a.visibility + '|' + coalesce(a.team, '') + '|'
+         + coalesce(a.owner, '')]))) AS atoms
 }
 CALL () {
   MATCH (e:Entity) WITH e ORDER BY e.id

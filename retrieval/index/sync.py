@@ -143,11 +143,14 @@ def _sync(
     atoms = {str(a["id"]): a for a in graph_rows.atoms if a["id"] in versions}
     texts = {atom_id: [a["title"], a["text"]] for atom_id, a in atoms.items()}
     old_tokens = previous.tokens if previous else {}
+    pool: dict[str, str] = {}  # one string per distinct token: a million atoms' own took 4 GB
     tokens = {
         atom_id: (
             old_tokens[atom_id]
             if old_texts.get(atom_id) == texts[atom_id] and atom_id in old_tokens
-            else tokenize(f"{texts[atom_id][0]}\n{texts[atom_id][1]}")
+            else [
+                pool.setdefault(t, t) for t in tokenize(f"{texts[atom_id][0]}\n{texts[atom_id][1]}")
+            ]
         )
         for atom_id in versions
         if atom_id in texts
