@@ -53,7 +53,9 @@ class LexicalIndex:
         self._delta_ids = delta_ids or []
         self._delta_tokens = delta_tokens or {}
         self._row: dict[str, int] | None = None
-        self._segments = [(self._main, self._dead), (self._delta, None)]
+        # No tombstones (after a full sync or a merge): None spares each term's postings a pass.
+        tombstones = self._dead if self._dead.any() else None
+        self._segments = [(self._main, tombstones), (self._delta, None)]
         self._stats = bm25.stats(self._segments)
         dead_ids = {main_ids[int(r)] for r in np.flatnonzero(self._dead)}
         self.ids = [a for a in main_ids if a not in dead_ids] + self._delta_ids
@@ -117,11 +119,16 @@ class LexicalIndex:
             return []
         main, delta = bm25.score(known, self._segments, self._stats)
         scores = np.concatenate([main, delta])
-        k = min(k, len(scores))
-        kth = max(float(np.partition(scores, len(scores) - k)[len(scores) - k]), 0.0)
+        # The k-th best among the atoms that scored at all (a few percent of a large index).
+        scored = np.flatnonzero(scores)
+        if not len(scored):
+            return []
+        values = scores[scored]
+        k = min(k, len(values))
+        kth = float(np.partition(values, len(values) - k)[len(values) - k])
         # Every atom scoring as high as the k-th, then equal scores in id order wherever the
         # atoms sit: a maintained index ranks exactly as a rebuilt one.
-        top = np.flatnonzero(scores >= kth) if kth > 0 else np.flatnonzero(scores > 0)
+        top = scored[values >= kth]
         ids = self._all_ids
         hits = sorted(((ids[int(r)], float(scores[r])) for r in top), key=lambda h: (-h[1], h[0]))
         return hits[:k]
