@@ -1142,24 +1142,23 @@ RETURN c.id AS id, t.n AS n, t.question AS question, t.resolved AS resolved,
        t.subject AS subject
 """
 
+# A turn's properties (``n`` given by the statement).
+_TURN = """(t:Turn {n: %s, question: $question, resolved: $resolved, subject: $subject,
+                 followup: $followup, intent: $intent, answer_id: $answer_id,
+                 answered: $answered, channel: $channel, created_at: datetime()})"""
+
 # A new conversation and its first turn in one statement (one round trip per question).
-START_CONVERSATION = """
-CREATE (c:Conversation {id: $id, key_id: $key_id, team: $team, user: $user,
-                        created_at: datetime(), updated_at: datetime(), turns: 1})
-CREATE (c)-[:HAS_TURN]->(t:Turn {n: 1, question: $question, resolved: $resolved,
-                                 subject: $subject, followup: $followup, intent: $intent,
-                                 answer_id: $answer_id, answered: $answered,
-                                 channel: $channel, created_at: datetime()})
+START_CONVERSATION = f"""
+CREATE (c:Conversation {{id: $id, key_id: $key_id, team: $team, user: $user,
+                        created_at: datetime(), updated_at: datetime(), turns: 1}})
+CREATE (c)-[:HAS_TURN]->{_TURN % "1"}
 RETURN t.n AS n
 """
 
-ADD_TURN = """
-MATCH (c:Conversation {id: $id, key_id: $key_id})
+ADD_TURN = f"""
+MATCH (c:Conversation {{id: $id, key_id: $key_id}})
 SET c.turns = coalesce(c.turns, 0) + 1, c.updated_at = datetime()
-CREATE (c)-[:HAS_TURN]->(t:Turn {n: c.turns, question: $question, resolved: $resolved,
-                                 subject: $subject, followup: $followup, intent: $intent,
-                                 answer_id: $answer_id, answered: $answered,
-                                 channel: $channel, created_at: datetime()})
+CREATE (c)-[:HAS_TURN]->{_TURN % "c.turns"}
 RETURN t.n AS n
 """
 
