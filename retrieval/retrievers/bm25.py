@@ -1,5 +1,7 @@
 """BM25 over segments, scored exactly: a large main segment, a small delta segment, and
-tombstones over the main one (issue 15).
+tombstones over the main one (issue 15). A search skips the postings of common terms for the
+documents that can no longer reach the top k (MaxScore pruning, ``top``); the top k and
+their scores are those of scoring every posting.
 
 Term frequencies and document lengths are kept, not precomputed scores, so a question is
 scored with the statistics of what is live now (document count, average length, each term's
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +25,7 @@ from numpy.typing import NDArray
 
 K1 = 1.5
 B = 0.75
+BOUNDS_CHUNK = 1 << 20  # postings per step in column_bounds
 EMPTY = "∅"  # the one token of an atom with none (it still counts towards the lengths)
 
 
@@ -122,27 +126,175 @@ def idf(df: int, documents: int) -> float:
     return float(np.log(1 + (documents - df + 0.5) / (df + 0.5)))
 
 
-def score(
-    terms: Sequence[str], segments: Sequence[tuple[Segment, NDArray[Any] | None]], at: Stats
-) -> list[NDArray[Any]]:
-    """Each segment's document scores for the query ``terms`` (a repeated term counts again);
-    dead documents score 0."""
-    out: list[NDArray[Any]] = [np.zeros(len(segment), dtype=np.float64) for segment, _ in segments]
-    if not at.documents:
+def column_bounds(segment: Segment) -> tuple[NDArray[Any], NDArray[Any]]:
+    """Each term's largest frequency and the shortest document holding it: with them a term's
+    contribution to any one document is bounded (``top``'s pruning)."""
+    starts = segment.indptr[:-1]
+    if not len(starts):
+        return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+    max_tf = np.maximum.reduceat(segment.tf, starts)
+    min_length = np.empty(len(starts), dtype=np.int64)
+    # By runs of columns, so the lengths gathered per posting never take more than a few MB.
+    step = max(1, len(starts) * BOUNDS_CHUNK // max(1, len(segment.rows)))
+    for first in range(0, len(starts), step):
+        last = min(len(starts), first + step)
+        lo, hi = segment.indptr[first], segment.indptr[last]
+        min_length[first:last] = np.minimum.reduceat(
+            segment.lengths[segment.rows[lo:hi]], starts[first:last] - lo
+        )
+    return max_tf, min_length
+
+
+def _contribution(
+    weight: float, tf: NDArray[Any], lengths: NDArray[Any], at: Stats
+) -> NDArray[Any]:
+    return weight * tf / (tf + K1 * (1 - B + B * lengths / at.average_length))
+
+
+def top(
+    terms: Sequence[str],
+    segments: Sequence[tuple[Segment, NDArray[Any] | None]],
+    at: Stats,
+    k: int,
+    bounds: tuple[NDArray[Any], NDArray[Any]] | None = None,
+) -> list[tuple[NDArray[Any], NDArray[Any]]]:
+    """Per segment, the rows and exact scores of the documents that may rank in the top ``k``
+    for the query ``terms`` (a repeated term counts again); dead documents never do.
+
+    Terms are added rarest first. With the first segment's ``bounds`` (``column_bounds``),
+    once the terms left could not lift a document the first segment has not scored above the
+    k-th best score so far (MaxScore), the rest are added only to the documents still in reach,
+    by binary search in their postings; every document that can reach the top k is scored
+    exactly as without pruning, in the same order. Without ``bounds``, every posting counts.
+    """
+    out: list[tuple[NDArray[Any], NDArray[Any]]] = [
+        (np.zeros(0, dtype=np.int64), np.zeros(0)) for _ in segments
+    ]
+    if not at.documents or not terms:
         return out
+    weights: dict[str, float] = {}
     for term in terms:
-        df = document_frequency(term, segments)
-        if not df:
-            continue
-        weight = idf(df, at.documents)
-        for (segment, dead), scores in zip(segments, out, strict=True):
-            column = segment.column(term)
-            if column is None:
-                continue
-            rows, tf = column
-            norm = K1 * (1 - B + B * segment.lengths[rows] / at.average_length)
-            contribution = weight * tf / (tf + norm)
-            if dead is not None:
-                contribution = np.where(dead[rows], 0.0, contribution)
-            scores[rows] += contribution
+        if term not in weights:
+            df = document_frequency(term, segments)
+            weights[term] = idf(df, at.documents) if df else 0.0
+    counts = Counter(terms)
+    order = sorted((t for t in weights if weights[t] > 0), key=lambda t: (-weights[t], t))
+    (main, main_dead), rest = segments[0], segments[1:]
+    reach = _reach(order, weights, counts, main, bounds, at)
+    scores = [np.zeros(len(segment)) for segment, _ in segments]
+    candidates: NDArray[Any] | None = None  # main rows still in reach, once pruning starts
+    widest: NDArray[Any] | None = None  # the rows of the longest column scored in full
+    for i, term in enumerate(order):
+        for _ in range(counts[term]):
+            for (segment, dead), seg_scores in zip(rest, scores[1:], strict=True):
+                _add(term, weights[term], segment, dead, seg_scores, at)
+            if candidates is None:
+                rows = _add(term, weights[term], main, main_dead, scores[0], at)
+                if rows is not None and (widest is None or len(rows) > len(widest)):
+                    widest = rows
+            else:
+                _add_to(term, weights[term], main, candidates, scores[0], at)
+        if bounds is not None:
+            candidates = _in_reach(scores[0], candidates, widest, reach[i + 1], reach[0], k)
+    main_rows = np.flatnonzero(scores[0]) if candidates is None else candidates
+    out[0] = (main_rows, scores[0][main_rows])
+    for j, seg_scores in enumerate(scores[1:], start=1):
+        rows = np.flatnonzero(seg_scores)
+        out[j] = (rows, seg_scores[rows])
     return out
+
+
+def _reach(
+    order: Sequence[str],
+    weights: dict[str, float],
+    counts: Counter[str],
+    main: Segment,
+    bounds: tuple[NDArray[Any], NDArray[Any]] | None,
+    at: Stats,
+) -> NDArray[Any]:
+    """``reach[i]``: the most the terms from ``order[i]`` on can add to a main document."""
+    reach = np.zeros(len(order) + 1)
+    if bounds is None:
+        return reach
+    max_tf, min_length = bounds
+    for i, term in enumerate(order):
+        t = main.vocab.get(term)
+        if t is not None:
+            bound = _contribution(weights[term], max_tf[t : t + 1], min_length[t : t + 1], at)
+            reach[i] = counts[term] * float(bound[0])
+    # A margin for float error (the term frequencies are float32).
+    return np.cumsum(reach[::-1])[::-1] * (1 + 1e-6) + 1e-12
+
+
+def _in_reach(
+    scores: NDArray[Any],
+    candidates: NDArray[Any] | None,
+    widest: NDArray[Any] | None,
+    left: float,
+    total: float,
+    k: int,
+) -> NDArray[Any] | None:
+    """The main rows that can still reach the top ``k`` when the terms left can add at most
+    ``left`` (of ``total``) to a document; None while that is every row that scored."""
+    if left <= 0:
+        return candidates
+    if candidates is not None:
+        kth = _kth(scores[candidates], k)
+        return candidates if kth is None else candidates[scores[candidates] + left >= kth]
+    # The k-th best among one column's documents is at most the k-th best of all: a bound
+    # found without a pass over the whole segment.
+    if widest is None or left >= total - left:
+        return None
+    kth = _kth(scores[widest], k)
+    if kth is None or left >= kth:
+        return None
+    return np.flatnonzero(scores + left >= kth)
+
+
+def _kth(values: NDArray[Any], k: int) -> float | None:
+    """The k-th largest of ``values``; None when there are fewer than k."""
+    if len(values) < k:
+        return None
+    return float(np.partition(values, len(values) - k)[len(values) - k])
+
+
+def _add(
+    term: str,
+    weight: float,
+    segment: Segment,
+    dead: NDArray[Any] | None,
+    scores: NDArray[Any],
+    at: Stats,
+) -> NDArray[Any] | None:
+    """Adds the term to every document of the segment holding it; returns their rows."""
+    column = segment.column(term)
+    if column is None:
+        return None
+    rows, tf = column
+    contribution = _contribution(weight, tf, segment.lengths[rows], at)
+    if dead is not None:
+        contribution = np.where(dead[rows], 0.0, contribution)
+    scores[rows] += contribution
+    return rows
+
+
+def _add_to(
+    term: str,
+    weight: float,
+    segment: Segment,
+    candidates: NDArray[Any],
+    scores: NDArray[Any],
+    at: Stats,
+) -> None:
+    """``_add`` for the ``candidates`` rows only (sorted, live), found in the term's sorted
+    postings by binary search."""
+    column = segment.column(term)
+    if column is None or not len(candidates):
+        return
+    rows, tf = column
+    at_row = np.searchsorted(rows, candidates)
+    inside = at_row < len(rows)
+    found = np.zeros(len(candidates), dtype=bool)
+    found[inside] = rows[at_row[inside]] == candidates[inside]
+    hit = candidates[found]
+    scores[hit] += _contribution(weight, tf[at_row[found]], segment.lengths[hit], at)

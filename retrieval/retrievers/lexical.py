@@ -8,8 +8,10 @@ the dead rows grow past a share of the index, the segments are merged again.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,7 +47,11 @@ class LexicalIndex:
         delta: bm25.Segment | None = None,
         delta_ids: list[str] | None = None,
         delta_tokens: dict[str, list[str]] | None = None,
+        ordered: bool | None = None,
+        bounds: tuple[NDArray[Any], NDArray[Any]] | None = None,
     ) -> None:
+        """``ordered``: whether ``main_ids`` are in id order; ``bounds``: the main segment's
+        ``bm25.column_bounds`` (each found when not given)."""
         self._main = main
         self._main_ids = main_ids
         self._dead = dead if dead is not None else np.zeros(len(main_ids), dtype=bool)
@@ -57,9 +63,17 @@ class LexicalIndex:
         tombstones = self._dead if self._dead.any() else None
         self._segments = [(self._main, tombstones), (self._delta, None)]
         self._stats = bm25.stats(self._segments)
+        self._bounds = bounds if bounds is not None else bm25.column_bounds(main)
         dead_ids = {main_ids[int(r)] for r in np.flatnonzero(self._dead)}
         self.ids = [a for a in main_ids if a not in dead_ids] + self._delta_ids
         self._all_ids = main_ids + self._delta_ids if self._delta_ids else main_ids
+        # Main rows in id order let a search break ties among many equal scores without
+        # sorting them all (a thousand copies of an atom score alike).
+        self._ordered = (
+            all(map(operator.lt, main_ids, itertools.islice(main_ids, 1, None)))
+            if ordered is None
+            else ordered
+        )
 
     @classmethod
     def build(cls, ids: Sequence[str], texts: Sequence[str]) -> LexicalIndex:
@@ -67,7 +81,11 @@ class LexicalIndex:
 
     @classmethod
     def from_tokens(cls, ids: Sequence[str], tokens: Sequence[list[str]]) -> LexicalIndex:
-        return cls(bm25.Segment.build(tokens), list(ids))
+        """The main segment holds the atoms in id order."""
+        order = sorted(range(len(ids)), key=ids.__getitem__)
+        return cls(
+            bm25.Segment.build([tokens[i] for i in order]), [ids[i] for i in order], ordered=True
+        )
 
     @property
     def delta_size(self) -> int:
@@ -99,6 +117,8 @@ class LexicalIndex:
             delta=bm25.Segment.build(list(delta_tokens.values())),
             delta_ids=list(delta_tokens),
             delta_tokens=delta_tokens,
+            ordered=self._ordered,
+            bounds=self._bounds,
         )
         merged._row = self._row
         return merged
@@ -110,27 +130,35 @@ class LexicalIndex:
     def merged(self, tokens: Mapping[str, list[str]]) -> LexicalIndex:
         """One main segment again, from every live atom's ``tokens``, in id order (as a full
         sync builds it)."""
-        ids = sorted(self.ids)
-        return LexicalIndex.from_tokens(ids, [tokens[a] for a in ids])
+        return LexicalIndex.from_tokens(self.ids, [tokens[a] for a in self.ids])
 
     def search(self, tokens: Sequence[str], k: int) -> list[tuple[str, float]]:
         known = [t for t in tokens if t in self._main.vocab or t in self._delta.vocab]
         if not known or not self.ids:
             return []
-        main, delta = bm25.score(known, self._segments, self._stats)
-        scores = np.concatenate([main, delta])
-        # The k-th best among the atoms that scored at all (a few percent of a large index).
-        scored = np.flatnonzero(scores)
-        if not len(scored):
+        (main_rows, main_scores), (delta_rows, delta_scores) = bm25.top(
+            known, self._segments, self._stats, k, self._bounds
+        )
+        rows = np.concatenate([main_rows, delta_rows + len(self._main_ids)])
+        values = np.concatenate([main_scores, delta_scores])
+        if not len(values):
             return []
-        values = scores[scored]
         k = min(k, len(values))
         kth = float(np.partition(values, len(values) - k)[len(values) - k])
-        # Every atom scoring as high as the k-th, then equal scores in id order wherever the
-        # atoms sit: a maintained index ranks exactly as a rebuilt one.
-        top = scored[values >= kth]
+        # Every atom scoring above the k-th, then equal scores in id order wherever the atoms
+        # sit: a maintained index ranks exactly as a rebuilt one.
+        above, tied = values > kth, values == kth
+        tied_rows = rows[tied]
+        if self._ordered:  # of the main segment's ties only the first few can make the cut
+            main_tied = tied_rows[tied_rows < len(self._main_ids)]
+            tied_rows = np.concatenate(
+                [main_tied[: k - int(above.sum())], tied_rows[len(main_tied) :]]
+            )
         ids = self._all_ids
-        hits = sorted(((ids[int(r)], float(scores[r])) for r in top), key=lambda h: (-h[1], h[0]))
+        scored = zip(rows[above].tolist(), values[above].tolist(), strict=True)
+        hits = [(ids[r], v) for r, v in scored]
+        hits += [(ids[r], kth) for r in tied_rows.tolist()]
+        hits.sort(key=lambda h: (-h[1], h[0]))
         return hits[:k]
 
     def idf(self, token: str) -> float | None:

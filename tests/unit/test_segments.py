@@ -175,3 +175,35 @@ def test_index_kind_follows_size_and_survives_save_and_merge(
     merged = loaded.merged()
     assert isinstance(merged.index, faiss.IndexHNSWSQ) and merged.delta_size == 0
     assert merged.search(vectors["atom-0003"], 1)[0][0] == "new"
+
+
+def test_pruned_bm25_ranks_as_every_posting() -> None:
+    """MaxScore pruning (bm25.top with bounds) returns the same top k with the same scores as
+    scoring every posting, over tombstones and a delta segment, with repeated terms, and
+    prunes on a skewed corpus (many copies of few atoms, as at a million)."""
+    from retrieval.retrievers import bm25
+
+    rng = random.Random(13)
+    base = _corpus(rng, 40)
+    corpus = {f"atom-{i:05d}": base[f"atom-{i % 40:05d}"] + [f"份{i // 40}"] for i in range(4000)}
+    index = LexicalIndex.from_tokens(list(corpus), list(corpus.values()))
+    upserts, removed = _changes(rng, corpus, 0)
+    index = index.with_changes(upserts, removed)
+    corpus.update(upserts)
+    for a in removed:
+        del corpus[a]
+    exhaustive = LexicalIndex.from_tokens(sorted(corpus), [corpus[a] for a in sorted(corpus)])
+    exhaustive._bounds = None  # score every posting
+    pruned_once = False
+    for _ in range(60):
+        query = [rng.choice(WORDS[:60]) for _ in range(rng.randint(1, 8))]
+        query += query[:1]  # a repeated term counts again
+        for k in (1, 10, 100):
+            got, want = index.search(query, k), exhaustive.search(query, k)
+            assert [a for a, _ in got] == [a for a, _ in want], (query, k)
+            assert np.allclose([s for _, s in got], [s for _, s in want], rtol=1e-12, atol=0)
+        known = [t for t in query if t in index._main.vocab]
+        rows = bm25.top(known, index._segments, index._stats, 10, index._bounds)[0][0]
+        every = bm25.top(known, index._segments, index._stats, 10)[0][0]
+        pruned_once |= len(rows) < len(every)
+    assert pruned_once
