@@ -52,8 +52,8 @@ VECTOR_BATCH = 2_000
 EDIT_WORD = "玄武岩协议"
 
 
-def scale_settings(bolt: int, http: int) -> Settings:
-    password_file = ROOT / ".skg" / "neo4j-scale.password"
+def scale_settings(bolt: int, http: int, home: Path = ROOT / ".skg" / "neo4j-scale") -> Settings:
+    password_file = home.with_name(f"{home.name}.password")
     if not password_file.exists():
         password_file.parent.mkdir(parents=True, exist_ok=True)
         password_file.write_text(secrets.token_urlsafe(18))
@@ -63,7 +63,7 @@ def scale_settings(bolt: int, http: int) -> Settings:
         home=ROOT / ".skg",
         neo4j_uri=None,
         neo4j_password=password_file.read_text().strip(),
-        neo4j_home=ROOT / ".skg" / "neo4j-scale",
+        neo4j_home=home,
         neo4j_bolt_port=bolt,
         neo4j_http_port=http,
         neo4j_heap="2g",
@@ -212,7 +212,18 @@ def main() -> None:
     parser.add_argument("--atoms", type=int, nargs="+", default=[100_000])
     parser.add_argument("--bolt-port", type=int, default=7731)
     parser.add_argument("--http-port", type=int, default=7531)
+    parser.add_argument(
+        "--neo4j-home",
+        type=Path,
+        default=ROOT / ".skg" / "neo4j-scale",
+        help="the benchmark's Neo4j (another home keeps another graph)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--keep-index",
+        type=Path,
+        help="keep each size's index bundle under this folder (to profile searches on it)",
+    )
     parser.add_argument(
         "--no-settle",
         action="store_true",
@@ -225,13 +236,13 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    settings = scale_settings(args.bolt_port, args.http_port)
+    settings = scale_settings(args.bolt_port, args.http_port, args.neo4j_home.resolve())
     server = local_server(settings)
     server.resolve()
     started_server = server.start(settings.password())
     rng = np.random.default_rng(5)
     results = []
-    work = Path(tempfile.mkdtemp(prefix="skg-scale-"))
+    work = args.keep_index or Path(tempfile.mkdtemp(prefix="skg-scale-"))
     try:
         driver = connect(settings.bolt_uri, settings.neo4j_user, settings.password())
         with driver.session() as session:
@@ -349,7 +360,8 @@ def main() -> None:
                 args.json.write_text(json.dumps(results, indent=2))
         store.close()
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.keep_index:
+            shutil.rmtree(work, ignore_errors=True)
         if started_server:
             server.stop()
 

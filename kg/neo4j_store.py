@@ -424,8 +424,8 @@ class Neo4jGraphStore:
 
     def atom_stamps_since(self, since_ms: int) -> dict[str, int]:
         """Atoms stamped at or after ``since_ms`` (epoch ms), with their stamps."""
-        rows = self._run(queries.ATOM_STAMPS_SINCE, since_ms=int(since_ms))
-        return {r["id"]: int(r["ms"]) for r in rows}
+        (row,) = self._run(queries.ATOM_STAMPS_SINCE, since_ms=int(since_ms))
+        return dict(zip(row["ids"], map(int, row["ms"]), strict=True))
 
     def changed_atoms(self, ids: Sequence[str], model: str) -> list[dict[str, Any]]:
         """These atoms as the snapshot holds them, with ``ms`` (their stamp), ``embedding``
@@ -452,7 +452,8 @@ class Neo4jGraphStore:
 
     def atom_ids(self) -> set[str]:
         """Every atom's id (to find deletions when the atom count says there were some)."""
-        return {r["id"] for r in self._run(queries.ATOM_IDS)}
+        (row,) = self._run(queries.ATOM_IDS)
+        return set(row["ids"])
 
     def atom_feedback(self) -> dict[str, list[list[Any]]]:
         """Votes on atoms per atom: ``[[kind, distinct voters], ...]``."""

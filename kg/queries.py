@@ -537,9 +537,11 @@ RETURN atoms, mentions, entities, relations, declares, about, feedback, recent,
 """
 
 # Atoms stamped since $since_ms (epoch ms), with their stamps: what a sync may have to read.
+# One record of two lists: a record per atom cost the driver 15 times as long (2.4 s for the
+# 100k atoms of a bulk write still in the window; docs/benchmarks.md, Scale).
 ATOM_STAMPS_SINCE = """
 MATCH (a:Atom) WHERE a.updated_at >= datetime({epochMillis: $since_ms})
-RETURN a.id AS id, a.updated_at.epochMillis AS ms
+RETURN collect(a.id) AS ids, collect(a.updated_at.epochMillis) AS ms
 """
 
 # Changed atoms as the snapshot holds them, with their vector of $model (null when it has
@@ -562,7 +564,7 @@ WHERE a.embedding IS NULL OR coalesce(a.embedding_model, $legacy) <> $model
 RETURN a.id AS id, a.title AS title, a.text AS text
 """
 
-ATOM_IDS = "MATCH (a:Atom) RETURN a.id AS id"
+ATOM_IDS = "MATCH (a:Atom) RETURN collect(a.id) AS ids"
 
 # Votes on atoms (not on answers), per atom: the ranking priors (retrieval/feedback.py).
 ATOM_FEEDBACK = """
