@@ -151,6 +151,7 @@ def load_transcriber(settings: Settings) -> Transcriber:
         beam_size=settings.whisper_beam_size,
         threads=settings.whisper_threads,
         fallback=settings.whisper_fallback,
+        window_s=settings.whisper_window_s,
     )
 
 

@@ -76,6 +76,12 @@ class Settings(BaseSettings):
         True, description="Retry a window at higher temperatures when decoding looks poor."
     )
     whisper_threads: int = Field(0, ge=0, le=64, description="0: the runtime's default.")
+    whisper_window_s: float = Field(
+        30.0,
+        ge=5,
+        le=30,
+        description="Seconds of a padded window the Whisper encoder sees (docs/speech.md).",
+    )
     index_dir: Path | None = None
     audio_max_seconds: float = Field(120.0, gt=0, description="Longest audio accepted.")
     audio_max_bytes: int = Field(20 * 1024 * 1024, gt=0, description="Largest audio file accepted.")
