@@ -9,6 +9,7 @@ customers (hop 2).
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections import defaultdict
 from collections.abc import Iterable
@@ -254,13 +255,6 @@ def relation_key(source: str, name: str, target: str) -> str:
     return f"{source}\x1f{name}\x1f{target}"
 
 
-@dataclass(frozen=True)
-class GraphHit:
-    atom_id: str
-    score: float
-    path: list[str]
-
-
 class GraphRetriever:
     name = "graph"
 
@@ -268,26 +262,32 @@ class GraphRetriever:
         self._g = snapshot
         self._by_atom = snapshot.atom_entities()  # an atom's degree: how many it mentions
 
-    def walk(self, entity_ids: list[str], scope: EntityScope | None = None) -> dict[str, GraphHit]:
-        """Best-scoring path to every reachable atom; an atom reached from several recognised
-        entities adds up their scores (it is about more of the question). With a ``scope``,
-        walks only through entities and relations that caller may see."""
-        best: dict[str, GraphHit] = {}
+    def walk(
+        self, entity_ids: list[str], scope: EntityScope | None = None
+    ) -> dict[str, tuple[float, list[str]]]:
+        """Every reachable atom's score and best-scoring path; an atom reached from several
+        recognised entities adds up their scores (it is about more of the question). With a
+        ``scope``, walks only through entities and relations that caller may see. (Tuples, not
+        objects: a walk reaches thousands of atoms on a large graph.)"""
+        best: dict[str, tuple[float, list[str]]] = {}
         total: dict[str, float] = defaultdict(float)
+        atoms = self._g.atoms
         for entity_id in entity_ids:
-            reached: dict[str, GraphHit] = {}
+            reached: dict[str, tuple[float, list[str]]] = {}
             for hop, node, path in self._expand(entity_id, scope):
+                score = HOP_WEIGHT[hop]
                 for atom_id in self._g.mentions.get(node, [])[:MAX_ATOMS_PER_ENTITY]:
-                    if hop == 2 and self._g.atoms.get(atom_id, {}).get("type") != "case":
+                    if hop == 2 and atoms.get(atom_id, {}).get("type") != "case":
                         continue
-                    score = HOP_WEIGHT[hop]
-                    if atom_id not in reached or reached[atom_id].score < score:
-                        reached[atom_id] = GraphHit(atom_id, score, path)
+                    got = reached.get(atom_id)
+                    if got is None or got[0] < score:
+                        reached[atom_id] = (score, path)
             for atom_id, hit in reached.items():
-                total[atom_id] += hit.score
-                if atom_id not in best or best[atom_id].score < hit.score:
+                total[atom_id] += hit[0]
+                got = best.get(atom_id)
+                if got is None or got[0] < hit[0]:
                     best[atom_id] = hit
-        return {a: GraphHit(a, total[a], best[a].path) for a in best}
+        return {a: (total[a], hit[1]) for a, hit in best.items()}
 
     def _expand(
         self, entity_id: str, scope: EntityScope | None
@@ -312,7 +312,9 @@ class GraphRetriever:
         walked = self.walk([e.id for e in query.entities], query.scope)
         # Among equal scores, an atom about fewer things is more specifically about these.
         degree = self._by_atom
-        ranked = sorted(
-            walked.values(), key=lambda h: (-h.score, len(degree.get(h.atom_id, ())), h.atom_id)
-        )[:top_k]
-        return [Hit(h.atom_id, h.score, self.name, tuple(h.path)) for h in ranked]
+        ranked = heapq.nsmallest(
+            top_k,
+            walked.items(),
+            key=lambda h: (-h[1][0], len(degree.get(h[0], ())), h[0]),
+        )
+        return [Hit(atom_id, score, self.name, tuple(path)) for atom_id, (score, path) in ranked]
