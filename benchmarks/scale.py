@@ -201,6 +201,33 @@ def edit_to_search(store, embedder, bundle: IndexBundle, atom_id: str):
     return t1 - t0, time.perf_counter() - t0, found, updated
 
 
+def kept_atoms(settings: Settings, keep: bool) -> int:
+    """With ``keep``, the atoms an earlier run wrote (in id order, vectors last: those with
+    one); without, the graph is emptied first."""
+    driver = connect(settings.bolt_uri, settings.neo4j_user, settings.password())
+    try:
+        with driver.session() as session:
+            if keep:
+                return int(
+                    session.run(
+                        "MATCH (a:Atom) WHERE a.id STARTS WITH 'scale-' "
+                        "AND a.embedding IS NOT NULL RETURN count(a) AS n"
+                    ).single(strict=True)["n"]
+                )
+            # In batches: one statement over a large graph (even with CALL IN TRANSACTIONS)
+            # passed Neo4j's 512 MiB transaction limit at 100k atoms, and so did DETACH DELETE
+            # of an entity that 100k atoms mention: relationships first, then nodes.
+            for statement in (
+                "MATCH ()-[r]->() WITH r LIMIT 20000 DELETE r RETURN count(*) AS n",
+                "MATCH (n) WITH n LIMIT 2000 DELETE n RETURN count(*) AS n",
+            ):
+                while session.run(statement).single(strict=True)["n"]:
+                    pass
+            return 0
+    finally:
+        driver.close()
+
+
 def store_size_mb(settings: Settings) -> float:
     data = settings.neo4j_home_path / "data"
     total = sum(p.stat().st_size for p in data.rglob("*") if p.is_file())
@@ -244,17 +271,7 @@ def main() -> None:
     results = []
     work = args.keep_index or Path(tempfile.mkdtemp(prefix="skg-scale-"))
     try:
-        driver = connect(settings.bolt_uri, settings.neo4j_user, settings.password())
-        with driver.session() as session:
-            if args.keep:  # the atoms written in id order, vectors last: count those with one
-                kept = session.run(
-                    "MATCH (a:Atom) WHERE a.id STARTS WITH 'scale-' AND a.embedding IS NOT NULL "
-                    "RETURN count(a) AS n"
-                ).single(strict=True)["n"]
-            else:
-                kept = 0
-                session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS").consume()
-        driver.close()
+        kept = kept_atoms(settings, args.keep)
         if kept > min(args.atoms):
             parser.error(f"--keep: the graph holds {kept} atoms, more than {min(args.atoms)}")
         store: Neo4jGraphStore = open_store(settings)
