@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     )
     whisper_threads: int = Field(0, ge=0, le=64, description="0: the runtime's default.")
     whisper_window_s: float = Field(
-        30.0,
+        20.0,
         ge=5,
         le=30,
         description="Seconds of a padded window the Whisper encoder sees (docs/speech.md).",
