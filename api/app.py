@@ -160,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ServiceMiddleware,
         body_limit=lambda path: _body_limit(settings, path),
         timeout_s=settings.request_timeout,
+        keepalive_requests=settings.keepalive_requests,
     )
     return app
 

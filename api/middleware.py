@@ -1,7 +1,14 @@
-"""Around every request: an id, body-size limits, a timeout, an access log line and metrics.
+"""Around every request: an id, body-size limits, a timeout, an access log line and metrics,
+and a connection closed after so many requests.
 
 A plain ASGI middleware (not ``BaseHTTPMiddleware``) so that bodies stream through untouched
 and a timeout can answer 504 while the handler is still running.
+
+Why close connections: the workers of ``skg serve`` share one listening socket, and a worker
+that wakes first accepts every connection waiting. Clients that keep their connections open
+(a CRM plug-in's pool, locust's users) then all sit on one worker: 19 of 20 in a load test,
+which used one core of two. Closed after ``keepalive_requests`` (as nginx's
+``keepalive_requests``), a client reconnects, and the worker free to accept first takes it.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # spaces (they would split the access line's fields) and backslashes (the escape itself).
 _UNSAFE_IN_LOG = re.compile(r"[\x00-\x20\x7f-\x9f\\\u2028\u2029]")
 MAX_LOGGED_PATH = 300
+MAX_TRACKED_CONNECTIONS = 10_000
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -51,10 +59,13 @@ class ServiceMiddleware:
         *,
         body_limit: Callable[[str], int],
         timeout_s: float,
+        keepalive_requests: int = 0,
     ) -> None:
         self.app = app
         self.body_limit = body_limit  # path -> largest body accepted
         self.timeout_s = timeout_s
+        self.keepalive_requests = keepalive_requests  # 0: connections are never closed
+        self._served: dict[tuple[str, int], int] = {}  # requests per client connection
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,6 +78,9 @@ class ServiceMiddleware:
         started = time.perf_counter()
         status = 500
         response_started = False
+        extra = [(b"x-request-id", rid.encode())]
+        if self._last_on_connection(scope):
+            extra.append((b"connection", b"close"))
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, response_started
@@ -74,7 +88,7 @@ class ServiceMiddleware:
                 response_started = True
                 status = message["status"]
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+                message["headers"] = [*message["headers"], *extra]
             await send(message)
 
         limit = self.body_limit(scope["path"])
@@ -113,6 +127,21 @@ class ServiceMiddleware:
             logger.info(
                 "%s %s %d %.1f ms", scope["method"], loggable(scope["path"]), status, elapsed * 1000
             )
+
+    def _last_on_connection(self, scope: Scope) -> bool:
+        """Whether this request is the last its connection serves (``keepalive_requests``)."""
+        client = scope.get("client")
+        if not self.keepalive_requests or not client:
+            return False
+        if len(self._served) > MAX_TRACKED_CONNECTIONS:  # closed connections' counts
+            self._served.clear()
+        key = (client[0], client[1])
+        served = self._served.get(key, 0) + 1
+        if served >= self.keepalive_requests:
+            self._served.pop(key, None)
+            return True
+        self._served[key] = served
+        return False
 
     @staticmethod
     async def _reply(response: Response, scope: Scope, receive: Receive, send: Send) -> None:

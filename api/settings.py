@@ -123,6 +123,12 @@ class Settings(BaseSettings):
     request_timeout: float = Field(
         60.0, gt=0, description="Seconds before a request is answered 504 (voice included)."
     )
+    keepalive_requests: int = Field(
+        20,
+        ge=0,
+        description="Close a client's connection after this many requests (0: never), so that "
+        "clients that keep connections open spread over the workers (docs/benchmarks.md).",
+    )
     neo4j_retry_seconds: float = Field(
         5.0, ge=0, description="How long a statement is retried while Neo4j is unreachable."
     )

@@ -131,3 +131,22 @@ def test_a_path_cannot_forge_or_split_an_access_log_line(client):
     assert len(lines) == 2, lines
     assert lines[0].startswith(r"GET /x\x0aGET\x20/admin\x20200\x201.0\x20ms 404 ")
     assert lines[1].startswith("GET /客户/宁德时代 404 ")
+
+
+@pytest.mark.parametrize("every", [0, 3])
+def test_a_connection_is_closed_after_so_many_requests(every):
+    """keepalive_requests: the n-th response on a connection says ``Connection: close`` (the
+    test client is one connection), then counting starts again; 0 never closes."""
+    app = FastAPI()
+
+    @app.get("/ping")
+    def ping() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    app.add_middleware(
+        ServiceMiddleware, body_limit=lambda path: 100, timeout_s=1, keepalive_requests=every
+    )
+    client = TestClient(app)
+    closed = [client.get("/ping").headers.get("connection") == "close" for _ in range(7)]
+    expected = [(i + 1) % every == 0 for i in range(7)] if every else [False] * 7
+    assert closed == expected
