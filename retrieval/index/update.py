@@ -262,7 +262,7 @@ def _apply(  # noqa: C901
     if dense.needs_merge(MERGE_SHARE, MERGE_MIN):
         dense = dense.merged()
     lexical = bundle.lexical.with_changes(lexical_up, removed)
-    if lexical.needs_merge():
+    if lexical.needs_merge(MERGE_SHARE, MERGE_MIN):
         lexical = lexical.merged(tokens)
     priors = feedback_priors(r for r in changes.rows if str(r["id"]) in versions)
     graph = bundle.graph.with_atoms(metas, mentions, documents, priors)

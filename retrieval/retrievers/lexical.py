@@ -29,10 +29,6 @@ logger = logging.getLogger(__name__)
 
 IDS_FILE = "ids.json"
 DEAD_FILE = "dead.npy"
-# Merge the segments when the delta or the dead rows pass this share of the main segment
-# (or this many atoms on a small index).
-MERGE_SHARE = 0.1
-MERGE_MIN = 2_000
 
 
 class LexicalIndex:
@@ -123,8 +119,10 @@ class LexicalIndex:
         merged._row = self._row
         return merged
 
-    def needs_merge(self) -> bool:
-        limit = max(MERGE_MIN, MERGE_SHARE * len(self._main_ids))
+    def needs_merge(self, share: float, minimum: int) -> bool:
+        """Whether the delta or the dead rows passed ``share`` of the main segment (or
+        ``minimum`` atoms on a small index)."""
+        limit = max(minimum, share * len(self._main_ids))
         return self.delta_size > limit or self.dead_count > limit
 
     def merged(self, tokens: Mapping[str, list[str]]) -> LexicalIndex:
