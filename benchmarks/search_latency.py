@@ -24,6 +24,8 @@ from api.assembly import load_embedder
 from api.evaluate import graph_for_corpus
 from api.settings import Settings
 from kg.models import DictionaryEntry
+from retrieval.crosslingual import load_glossary
+from retrieval.embedding.cached import CachedQueryEmbedder
 from retrieval.evaluation.beir import load_beir
 from retrieval.evaluation.benchmark import embed_corpus
 from retrieval.query import QueryAnalyzer
@@ -98,7 +100,7 @@ def main() -> None:
     ids = list(data.corpus)
     texts = [f"{d['title']}\n{d['text']}" for d in data.corpus.values()]
     vectors, _ = embed_corpus(embedder, texts, settings.home / "cache" / "embeddings")
-    analyzer = QueryAnalyzer(dictionary, snapshot.names)
+    analyzer = QueryAnalyzer(dictionary, snapshot.names, glossary=load_glossary())
     queries = list(data.queries.values())
     for text in queries[:20]:
         embedder.embed_queries([text])  # warm up
@@ -113,9 +115,12 @@ def main() -> None:
         dense_index = FaissIndex.build(s_ids, [1] * len(s_ids), s_vectors, embedder.name)
         lexical = LexicalIndex.from_tokens(s_ids, s_tokens)
         build_s = time.perf_counter() - started
-        dense = DenseRetriever(embedder, dense_index)
         base_text = dict(zip(ids, texts, strict=True))
         for method in args.methods:
+            # As served: one cache per retriever, so the ranker's second stage reuses the
+            # question's vector; fresh per method, so each search still embeds for real.
+            cached = CachedQueryEmbedder(embedder)
+            dense = DenseRetriever(cached, dense_index)
             hybrid = HybridRetriever(
                 {
                     "dense": dense,
@@ -129,9 +134,13 @@ def main() -> None:
                 atom_tokens=dict(zip(s_ids, s_tokens, strict=True)),
                 atom_texts={i: ["", base_text[i.rsplit("-", 1)[0]]] for i in s_ids},
                 idf=lexical.idf,
+                query_vector=cached.embed_query,
+                vectors=dense_index.vectors,
             )
             freeze_heap()  # as a worker does after each swap
-            totals, parts = measure(hybrid, dense_index, analyzer, embedder, queries)
+            totals, parts = measure(
+                hybrid, dense_index, analyzer.with_vocabulary(lexical.idf), embedder, queries
+            )
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             breakdown = ", ".join(
                 f"{percentile(v, 50):.1f}/{percentile(v, 95):.1f}" for v in parts.values()

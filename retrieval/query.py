@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
+from copy import copy
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from kg.dictionary import EntityDictionary, load_into_jieba, normalize
+from retrieval.crosslingual import Glossary
 from retrieval.tokenize import tokenize
 
 if TYPE_CHECKING:
@@ -38,6 +41,9 @@ INTENT_CUES: tuple[tuple[Intent, tuple[str, ...]], ...] = (
 )
 
 
+_LATIN = re.compile(r"[A-Za-z]")
+
+
 @dataclass(frozen=True)
 class RecognisedEntity:
     id: str
@@ -55,6 +61,8 @@ class Query:
     # The caller's view of the entity layer (retrieval/visibility.py); None sees everything
     # (the CLI, evaluation).
     scope: EntityScope | None = None
+    # Chinese terms for its English words (retrieval/crosslingual.py): lexical terms only.
+    translations: tuple[str, ...] = ()
 
     @property
     def expansion(self) -> list[str]:
@@ -67,8 +75,11 @@ class Query:
 
     @property
     def search_tokens(self) -> list[str]:
-        """The lexical terms: the question's own and its expansion's."""
-        return [*self.tokens, *(t for name in self.expansion for t in tokenize(name))]
+        """The lexical terms: the question's own, its expansion's and its translations'."""
+        return [
+            *self.tokens,
+            *(t for name in [*self.expansion, *self.translations] for t in tokenize(name)),
+        ]
 
     @property
     def dense_text(self) -> str:
@@ -90,15 +101,30 @@ def detect_intent(text: str) -> Intent:
 
 
 class QueryAnalyzer:
-    """Reads a question with the graph's vocabulary: names and aliases as written, and names
-    of customers and competitors written in pinyin in English questions."""
+    """Reads a question with the graph's vocabulary: names and aliases as written, names of
+    customers and competitors written in pinyin in English questions, and, given a glossary and
+    the knowledge's term IDF, its English words as the Chinese terms the knowledge uses."""
 
     def __init__(
-        self, dictionary: EntityDictionary, names: Mapping[str, str] | None = None
+        self,
+        dictionary: EntityDictionary,
+        names: Mapping[str, str] | None = None,
+        *,
+        glossary: Glossary | None = None,
+        idf: Callable[[str], float | None] | None = None,
     ) -> None:
         self._dictionary = dictionary
         self._names = names or {}
+        self._glossary = glossary
+        self._idf = idf
         load_into_jieba(dictionary)  # so tokens keep 热失控 and 宁德时代 whole
+
+    def with_vocabulary(self, idf: Callable[[str], float | None]) -> QueryAnalyzer:
+        """This analyzer for another index generation of the same entity layer: translations
+        chosen by that generation's vocabulary."""
+        other = copy(self)
+        other._idf = idf
+        return other
 
     def analyze(self, text: str) -> Query:
         entities: dict[str, RecognisedEntity] = {}
@@ -112,7 +138,18 @@ class QueryAnalyzer:
                 entities.setdefault(
                     entity_id, self._entity(entity_id, text[start:end], normalize(surface))
                 )
-        return Query(text, tokenize(text), list(entities.values()), detect_intent(text))
+        translations = (
+            tuple(self._glossary.translate(text, self._idf))
+            if self._glossary and self._idf and _LATIN.search(text)
+            else ()
+        )
+        return Query(
+            text,
+            tokenize(text),
+            list(entities.values()),
+            detect_intent(text),
+            translations=translations,
+        )
 
     def _entity(self, entity_id: str, shown: str, key: str) -> RecognisedEntity:
         return RecognisedEntity(entity_id, shown, key, self._names.get(entity_id, ""))

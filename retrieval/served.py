@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 from typing import Literal
 
+from retrieval.crosslingual import load_glossary
 from retrieval.embedding.base import Embedder
 from retrieval.embedding.cached import CachedQueryEmbedder
 from retrieval.index.bundle import IndexBundle
@@ -49,9 +50,17 @@ def served_retriever(
         idf=bundle.lexical.idf,
         memory=bundle.memory,
         query_vector=cached.embed_query,
+        vectors=bundle.dense.vectors,
     )
     if analyzer is None:
-        analyzer = QueryAnalyzer(bundle.graph.dictionary(), bundle.graph.names)
+        analyzer = QueryAnalyzer(
+            bundle.graph.dictionary(),
+            bundle.graph.names,
+            glossary=load_glossary(),
+            idf=bundle.lexical.idf,
+        )
+    else:
+        analyzer = analyzer.with_vocabulary(bundle.lexical.idf)
     return analyzer, retriever
 
 

@@ -30,7 +30,14 @@ from retrieval.evaluation.beir import BeirData, cmrc_to_beir, load_splits
 from retrieval.evaluation.benchmark import corpus_bundle, embed_corpus
 from retrieval.evaluation.ranking_metrics import ndcg_at
 from retrieval.retrievers.confidence import ConfidenceModel, question_signals
-from retrieval.retrievers.ranker import FEATURES, MODEL_FILE, FusionModel, candidate_features
+from retrieval.retrievers.ranker import (
+    FEATURES,
+    MODEL_FILE,
+    Candidates,
+    FusionModel,
+    candidate_features,
+    prf_features,
+)
 from retrieval.served import served_retriever
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,8 +106,21 @@ def question_features(name: str, data: BeirData, graph: bool, embedder, cache: P
         judged = data.qrels.get(qid, {})
         labels = np.array([judged.get(i, 0) > 0 for i in candidates.ids])
         label = "unanswerable" if qid.startswith("u:") else data.query_meta[qid].get("set", name)
+        # What the second stage (pseudo-relevance feedback) needs: the question's vector and
+        # the candidates' (fp16 here, to keep 1,500 questions' worth small).
+        vectors = (
+            questions.embed_query(query.dense_text),
+            bundle.dense.vectors(candidates.ids).astype(np.float16),
+        )
         rows.append(
-            (label, candidates, labels, judged, (query.text, [e.surface for e in query.entities]))
+            (
+                label,
+                candidates,
+                labels,
+                judged,
+                (query.text, [e.surface for e in query.entities]),
+                vectors,
+            )
         )
     print(f"{name}: {len(rows)} dev questions", flush=True)
     return rows
@@ -131,17 +151,17 @@ def pairs(rows, per_set: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(diffs), np.asarray(signs)
 
 
-def dev_ndcg(rows, model: FusionModel | None, member: int = 2) -> dict[str, float]:
-    """nDCG@10 (binary) per set of the learned order, or of one member's order when ``model``
-    is None (feature 2: dense reciprocal rank; 4: lexical)."""
+def dev_ndcg(rows, score=None, member: int = 2) -> dict[str, float]:
+    """nDCG@10 (binary) per set of the order ``score(features)`` gives, or of one member's
+    order when ``score`` is None (feature 2: dense reciprocal rank; 4: lexical)."""
     by_set: dict[str, list[float]] = {}
-    for label, candidates, _, judged, _ in rows:
+    for label, candidates, _, judged, *_ in rows:
         if not judged:
             continue
-        if model is None:
+        if score is None:
             order = np.argsort(-candidates.features[:, member], kind="stable")
         else:
-            order = np.argsort(-model.scores(candidates.features), kind="stable")
+            order = np.argsort(-score(candidates.features), kind="stable")
         ranking = [candidates.ids[i] for i in order]
         relevant = {d: 1 for d, g in judged.items() if g > 0}
         by_set.setdefault(label, []).append(ndcg_at(ranking, relevant))
@@ -159,6 +179,9 @@ def main() -> None:
     parser.add_argument(
         "--features", type=Path, help="keep the dev features in this file (refits are fast)"
     )
+    parser.add_argument(
+        "--no-prf", action="store_true", help="one stage, without pseudo-relevance feedback"
+    )
     args = parser.parse_args()
     settings = Settings()
     cache = settings.home / "cache" / "embeddings"
@@ -174,37 +197,65 @@ def main() -> None:
     _fit_and_write(rows, args)
 
 
-def _fit_and_write(rows, args) -> None:
+def _pairwise(rows, args) -> np.ndarray:
+    """Weights of a linear ranker over the rows' features, fitted on pairs."""
     x, y = pairs(rows, args.pairs, args.seed)
     scale = x.std(axis=0) + 1e-6
     fit = LogisticRegression(C=args.c, max_iter=5000, fit_intercept=False).fit(x / scale, y)
-    model = FusionModel(
-        weights=(fit.coef_[0] / scale).astype(np.float32),
-        trained_on=tuple(sorted({label for label, *_ in rows})),
-    )
-    confidence = fit_confidence(rows, model, args.answer_rate)
+    print(f"  {len(y) // 2} pairs from {len(rows)} dev questions, {x.shape[1]} features")
+    return (fit.coef_[0] / scale).astype(np.float32)
+
+
+def second_stage(rows, first: np.ndarray):
+    """The rows with the second stage's features appended, from the first stage's order."""
+    out = []
+    for label, candidates, labels, judged, meta, (query, vectors) in rows:
+        extra = prf_features(candidates.features @ first, query, vectors.astype(np.float32))
+        extended = Candidates(
+            candidates.ids, np.hstack([candidates.features, extra]), candidates.signals
+        )
+        out.append((label, extended, labels, judged, meta, (query, vectors)))
+    return out
+
+
+def _fit_and_write(rows, args) -> None:
+    first = _pairwise(rows, args)
+    if args.no_prf:
+        model = FusionModel(weights=first, trained_on=tuple(sorted({r[0] for r in rows})))
+        final = rows
+    else:
+        final = second_stage(rows, first)
+        model = FusionModel(
+            weights=first,
+            trained_on=tuple(sorted({r[0] for r in rows})),
+            prf=_pairwise(final, args),
+        )
+    # Confidence reads the first stage (retrieval/retrievers/hybrid.py).
+    confidence = fit_confidence(rows, model.scores, args.answer_rate)
+    score = model.scores if model.prf is None else model.rescored
     MODEL_FILE.write_text(
         json.dumps({**model.to_json(), "confidence": confidence.to_json()}, indent=1) + "\n",
         encoding="utf-8",
     )
-    print(f"{len(y) // 2} pairs from {len(rows)} dev questions; model written to {MODEL_FILE}")
-    learned, dense, lexical = dev_ndcg(rows, model), dev_ndcg(rows, None), dev_ndcg(rows, None, 4)
+    print(f"model written to {MODEL_FILE}")
+    one = dev_ndcg(rows, model.scores)
+    learned, dense, lexical = dev_ndcg(final, score), dev_ndcg(rows), dev_ndcg(rows, None, 4)
     for label in learned:
         print(
             f"  dev {label:<16} dense {dense[label]:.3f}  lexical {lexical[label]:.3f}  "
-            f"learned {learned[label]:.3f}"
+            f"first stage {one[label]:.3f}  learned {learned[label]:.3f}"
         )
 
 
-def fit_confidence(rows, model: FusionModel, answer_rate: float) -> ConfidenceModel:
+def fit_confidence(rows, score, answer_rate: float) -> ConfidenceModel:
     """P(answerable) from question signals: golden and colloquial dev questions against the
     unanswerable dev questions, all asked of the sales corpus. The threshold answers
     ``answer_rate`` of the answerable dev questions; the trade-off is printed."""
     x, y = [], []
-    for label, candidates, _, _, (text, recognised) in rows:
+    for label, candidates, _, _, (text, recognised), _ in rows:
         if label not in ANSWERABLE and label != "unanswerable":
             continue
-        x.append(question_signals(candidates, model.scores(candidates.features), text, recognised))
+        x.append(question_signals(candidates, score(candidates.features), text, recognised))
         y.append(label != "unanswerable")
     signals, answerable = np.asarray(x), np.asarray(y)
     mean, scale = signals.mean(axis=0), signals.std(axis=0) + 1e-6

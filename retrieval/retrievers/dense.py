@@ -72,7 +72,8 @@ class FaissIndex:
             live if live is not None else dict(zip(self._rows, self._row_versions, strict=True))
         )
         self._params = self._search_params()
-        self._row: dict[str, int] | None = None
+        self._row: dict[str, int] | None = None  # main row of each atom id, built when needed
+        self._delta_row: dict[str, int] | None = None
 
     @classmethod
     def build(
@@ -155,17 +156,41 @@ class FaissIndex:
         # rebuilt one).
         return sorted(hits, key=lambda h: (-h[1], h[0]))[:k]
 
+    def vectors(self, atom_ids: Sequence[str]) -> NDArray[Any]:
+        """The stored vectors of these atoms (rows in order; zeros for an atom not live here),
+        read back from the index: fp16 scalars above ``FP16_THRESHOLD`` come back within 2e-4."""
+        out = np.zeros((len(atom_ids), self.dimensions), dtype=np.float32)
+        row_of = self._row_index()
+        rows = np.fromiter((row_of.get(a, -1) for a in atom_ids), np.int64, len(atom_ids))
+        found = rows >= 0
+        found[found] = ~self._dead[rows[found]]  # a changed atom's vector is in the delta
+        if found.any():
+            out[found] = self.index.reconstruct_batch(rows[found])
+        if self._delta_ids:
+            if self._delta_row is None:
+                self._delta_row = {atom_id: r for r, atom_id in enumerate(self._delta_ids)}
+            delta = self._delta_row
+            for i, atom_id in enumerate(atom_ids):
+                if (r := delta.get(atom_id)) is not None:
+                    out[i] = self._delta_vectors[r]
+        return out
+
+    def _row_index(self) -> dict[str, int]:
+        """Atom id -> main index row, built on first need (shared by later generations)."""
+        if self._row is None:
+            self._row = {atom_id: r for r, atom_id in enumerate(self._rows)}
+        return self._row
+
     def with_changes(
         self, upserts: dict[str, tuple[int, NDArray[Any]]], removals: Iterable[str]
     ) -> FaissIndex:
         """A new generation with these atoms' (version, vector) put in or replaced and these
         atoms taken out."""
-        if self._row is None:
-            self._row = {atom_id: r for r, atom_id in enumerate(self._rows)}
+        row_of = self._row_index()
         gone = set(removals) | set(upserts)
         dead = self._dead.copy()
         for atom_id in gone:
-            row = self._row.get(atom_id)
+            row = row_of.get(atom_id)
             if row is not None:
                 dead[row] = True
         keep = [i for i, atom_id in enumerate(self._delta_ids) if atom_id not in gone]

@@ -17,7 +17,13 @@ from retrieval.retrievers.base import Hit, Retriever
 from retrieval.retrievers.confidence import ConfidenceModel, question_signals
 from retrieval.retrievers.fusion import mmr, reciprocal_rank, weighted_scores
 from retrieval.retrievers.graph import GraphSnapshot
-from retrieval.retrievers.ranker import Candidates, FusionModel, candidate_features, load_confidence
+from retrieval.retrievers.ranker import (
+    Candidates,
+    FusionModel,
+    candidate_features,
+    load_confidence,
+    prf_features,
+)
 from retrieval.visibility import EntityScope
 
 # The weights of the earlier fixed fusion of min-max scaled scores, kept as a baseline for
@@ -103,10 +109,12 @@ class HybridRetriever:
         vector: Callable[[str], NDArray[Any] | None] | None = None,
         memory: FeedbackMemory | None = None,
         query_vector: Callable[[str], NDArray[Any]] | None = None,
+        vectors: Callable[[Sequence[str]], NDArray[Any]] | None = None,
     ) -> None:
         """``method="learned"`` ranks with ``ranker`` (default: the shipped model), which
         needs each atom's lexical terms (``atom_tokens``), title and text (``atom_texts``) and the
-        terms' IDF (``idf``)."""
+        terms' IDF (``idf``); its second stage (pseudo-relevance feedback) needs the question's
+        vector (``query_vector``) and the candidates' (``vectors``), and is skipped without."""
         self._retrievers = dict(retrievers)
         self._snapshot = snapshot
         self._method = method
@@ -129,6 +137,7 @@ class HybridRetriever:
         self._vector = vector or (lambda _: None)
         self._memory = memory or FeedbackMemory()
         self._query_vector = query_vector
+        self._vectors = vectors
         # What each atom mentions, for entity filters: the snapshot's, kept by its deltas (a
         # copy per generation cost a second and 200 MB at a million atoms).
         self._atom_mentions = snapshot.atom_entities()
@@ -182,14 +191,34 @@ class HybridRetriever:
             lambda atom_id: "\n".join(self._atom_texts.get(atom_id, ())),
         )
         scores = self._ranker.scores(candidates.features)
+        # Confidence reads the first stage: its scores separate answerable questions better
+        # than the second stage's (docs/retrieval.md).
+        evidence = Evidence(candidates, scores)
+        if (
+            self._ranker.prf is not None
+            and self._vectors is not None
+            and self._query_vector is not None
+            and lists.get("dense")  # nothing to feed back without dense search
+        ):
+            extended = np.hstack(
+                [
+                    candidates.features,
+                    prf_features(
+                        scores,
+                        self._query_vector(query.dense_text),
+                        self._vectors(candidates.ids),
+                    ),
+                ]
+            )
+            scores = self._ranker.rescored(extended)
         if not len(scores):
-            return [], Evidence(candidates, scores)
+            return [], evidence
         low, span = float(scores.min()), float(scores.max() - scores.min())
         scaled = (
             (scores - low) / span * FUSED_SPAN if span > 0 else np.full_like(scores, FUSED_SPAN)
         )
         order = np.argsort(-scaled, kind="stable")
-        return [(candidates.ids[i], float(scaled[i])) for i in order], Evidence(candidates, scores)
+        return [(candidates.ids[i], float(scaled[i])) for i in order], evidence
 
     @property
     def threshold(self) -> float:

@@ -82,6 +82,13 @@ FEATURES = (
 )
 
 
+# Pseudo-relevance feedback, the second stage: the question's vector plus the mean of the
+# vectors of the first stage's best atoms, scored against every candidate (docs/retrieval.md).
+PRF_DEPTH = 3
+PRF_WEIGHT = 1.0
+PRF_FEATURES = ("prf_cos", "prf_gap", "prf_rr")
+
+
 @dataclass(frozen=True)
 class QuerySignals:
     """What a question says about which evidence to trust."""
@@ -200,6 +207,29 @@ def candidate_features(
     return Candidates(ids, np.hstack([base, extra]) if len(ids) else extra, signals)
 
 
+def prf_features(first: NDArray[Any], query: NDArray[Any], vectors: NDArray[Any]) -> NDArray[Any]:
+    """The second stage's features (``PRF_FEATURES``) of every candidate.
+
+    Args:
+        first: the first stage's scores of the candidates.
+        query: the question's unit vector, as the dense retriever embedded it.
+        vectors: the candidates' unit vectors (rows in candidate order; zeros where an atom has
+            none, which then scores as the lowest that has one).
+    """
+    n = len(first)
+    if not n:
+        return np.zeros((0, len(PRF_FEATURES)), dtype=np.float32)
+    top = np.argsort(-first, kind="stable")[:PRF_DEPTH]
+    feedback = query + PRF_WEIGHT * vectors[top].mean(axis=0)
+    norm = float(np.linalg.norm(feedback))
+    cosine = vectors @ (feedback / norm if norm else feedback)
+    present = vectors.any(axis=1)
+    cosine = np.where(present, cosine, cosine[present].min() if present.any() else 0.0)
+    rank = np.empty(n)
+    rank[np.argsort(-cosine, kind="stable")] = np.arange(1, n + 1)
+    return np.stack([cosine, cosine - cosine.max(), 1.0 / rank], axis=1).astype(np.float32)
+
+
 def _minmax(values: NDArray[Any], listed: list[int]) -> NDArray[Any]:
     """Scaled to [0, 1] by the range of the rows the retriever listed; 0 for the others."""
     out = np.zeros(len(values), dtype=np.float32)
@@ -219,20 +249,35 @@ def _coverage(terms: Mapping[str, float], total: float, atom_tokens: Collection[
 
 @dataclass(frozen=True)
 class FusionModel:
-    """A linear ranker: a candidate's score is ``features @ weights``."""
+    """A linear ranker: a candidate's score is ``features @ weights``; with ``prf`` weights a
+    second stage scores ``FEATURES`` and ``PRF_FEATURES`` together, the pseudo-relevance
+    feedback taken from the first stage's order."""
 
     weights: NDArray[Any]
     trained_on: tuple[str, ...] = ()
+    prf: NDArray[Any] | None = None
 
     def scores(self, features: NDArray[Any]) -> NDArray[Any]:
         return features @ self.weights if len(features) else np.zeros(0, dtype=np.float32)
 
+    def rescored(self, extended: NDArray[Any]) -> NDArray[Any]:
+        """The second stage's scores of rows of ``FEATURES`` then ``PRF_FEATURES``."""
+        if self.prf is None:
+            raise ValueError("this fusion model has no second stage")
+        return extended @ self.prf if len(extended) else np.zeros(0, dtype=np.float32)
+
     def to_json(self) -> dict[str, object]:
-        return {
+        data: dict[str, object] = {
             "features": list(FEATURES),
             "weights": [round(float(w), 6) for w in self.weights],
             "trained_on": list(self.trained_on),
         }
+        if self.prf is not None:
+            data["prf"] = {
+                "features": [*FEATURES, *PRF_FEATURES],
+                "weights": [round(float(w), 6) for w in self.prf],
+            }
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> FusionModel:
@@ -246,11 +291,24 @@ class FusionModel:
         return cls(
             weights=np.asarray(weights, dtype=np.float32),
             trained_on=tuple(str(t) for t in trained) if isinstance(trained, list) else (),
+            prf=_prf_weights(data.get("prf")),
         )
 
     @classmethod
     def load(cls, path: Path = MODEL_FILE) -> FusionModel:
         return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+def _prf_weights(data: object) -> NDArray[Any] | None:
+    if data is None:
+        return None
+    names = [*FEATURES, *PRF_FEATURES]
+    if not isinstance(data, dict) or data.get("features") != names:
+        raise ValueError("the fusion model's second stage was trained on other features")
+    weights = data.get("weights")
+    if not isinstance(weights, list) or len(weights) != len(names):
+        raise ValueError("the fusion model's second stage has no weight for every feature")
+    return np.asarray(weights, dtype=np.float32)
 
 
 def load_confidence(path: Path = MODEL_FILE) -> ConfidenceModel | None:

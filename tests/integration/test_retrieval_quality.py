@@ -2,7 +2,7 @@
 
 `served` is what the API returns: each corpus is indexed as `skg index sync` would index it and
 every question is ranked by `retrieval/served.py` through `HybridRetriever.page`
-(retrieval/evaluation/benchmark.py). Floors sit 0.015-0.02 under the figures measured on 2026-12-01
+(retrieval/evaluation/benchmark.py). Floors sit 0.015-0.02 under the figures measured on 2026-12-02
 (docs/retrieval.md, `make eval`), so a real regression fails while run-to-run noise does not.
 
 **Floors are on test splits only**: golden test, colloquial test and the test half of the CMRC
@@ -41,7 +41,7 @@ def _best_member(metrics: dict[str, dict[str, float]]) -> float:
 def test_cmrc_sentence_level_test_half(embedder):
     corpus = cmrc_corpus(CMRC, "sentence", titled=False)
     m = _test_split(corpus, evaluate_served(corpus.data, embedder, cache_dir=CACHE), corpus.name)
-    # Measured: dense 0.742, lexical 0.731, served 0.782 (R@10 0.931).
+    # Measured: dense 0.742, lexical 0.731, served 0.783 (R@10 0.933).
     assert _ndcg(m, "dense") >= 0.725
     assert _ndcg(m, SERVED) >= 0.765
     assert m[SERVED]["R@10"] >= 0.915
@@ -64,7 +64,7 @@ def sales(embedder) -> tuple[EvalCorpus, EvalResult]:
 
 def test_golden_test_split(sales):
     m = _test_split(*sales, "golden")
-    # Measured: dense 0.774, lexical 0.750, graph 0.400, served 0.812 (R@10 0.932).
+    # Measured: dense 0.771, lexical 0.749, graph 0.473, served 0.808 (R@10 0.941).
     assert _ndcg(m, "dense") >= 0.755
     assert _ndcg(m, "lexical") >= 0.735
     assert _ndcg(m, SERVED) >= 0.795
@@ -74,11 +74,12 @@ def test_golden_test_split(sales):
 
 def test_colloquial_test_split(sales):
     m = _test_split(*sales, "colloquial")
-    # Measured: dense 0.739, lexical 0.643, served 0.757 (R@10 0.876).
-    assert _ndcg(m, "dense") >= 0.72
-    assert _ndcg(m, SERVED) >= 0.74
-    assert m[SERVED]["R@10"] >= 0.86
-    assert _ndcg(m, SERVED) > _best_member(m) + 0.005
+    # Measured: dense 0.757, lexical 0.707, served 0.808 (R@10 0.924).
+    assert _ndcg(m, "dense") >= 0.74
+    assert _ndcg(m, "lexical") >= 0.69
+    assert _ndcg(m, SERVED) >= 0.79
+    assert m[SERVED]["R@10"] >= 0.905
+    assert _ndcg(m, SERVED) > _best_member(m) + 0.02
 
 
 def test_feedback_moves_golden_rankings_the_right_way_and_not_the_wrong_way(sales, embedder):

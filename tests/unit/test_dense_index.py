@@ -73,3 +73,20 @@ def test_tokens_of_an_earlier_bundle_still_load(tmp_path) -> None:
 
     (tmp_path / "tokens.json").write_text(json.dumps({"a": ["热失控"]}, ensure_ascii=False))
     assert load_tokens(tmp_path) == {"a": ["热失控"]}
+
+
+@pytest.mark.parametrize("count", [10, 60_000])  # exact, and HNSW over the threshold
+def test_vectors_are_read_back_by_atom_id_from_main_and_delta(count: int) -> None:
+    rng = np.random.default_rng(7)
+    vectors = rng.standard_normal((count, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = [f"a{i}" for i in range(count)]
+    index = FaissIndex.build(ids, [1] * count, vectors, "m")
+    fresh = np.ones(8, dtype=np.float32) / np.sqrt(8)
+    changed = index.with_changes({"a1": (2, fresh), "new": (1, fresh)}, ["a2"])
+    found = changed.vectors(["a3", "a1", "new", "a2", "missing", "a0"])
+    assert np.allclose(found[0], vectors[3], atol=1e-6)
+    assert np.allclose(found[1], fresh) and np.allclose(found[2], fresh)
+    assert not found[3].any() and not found[4].any()  # removed, never there
+    assert np.allclose(found[5], vectors[0], atol=1e-6)
+    assert changed.vectors([]).shape == (0, 8)

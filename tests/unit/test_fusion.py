@@ -110,3 +110,97 @@ def test_a_declined_answer_says_so_and_keeps_leads_apart():
     assert DECLINED in answer.to_text()
     english = decline(analyzer.analyze("What is the weather in Tokyo today?"), [], 0.1)
     assert english.note == ENGLISH_NOTE
+
+
+CEDICT_LINES = [
+    "# CC-CEDICT\n",
+    "保險 保险 [bao3 xian3] /insurance/to be insured/\n",
+    "到岸價 到岸价 [dao4 an4 jia4] /CIF (cost, insurance and freight)/\n",
+    "短路 短路 [duan3 lu4] /short circuit/\n",
+    "短 短 [duan3] /short/brief/\n",
+    "路 路 [lu4] /road/CL:條|条[tiao2]/\n",
+    "優惠券 优惠券 [you1 hui4 quan4] /coupon/\n",
+    "節省 节省 [jie2 sheng3] /to save/to conserve/\n",
+    "保存 保存 [bao3 cun2] /to conserve/to preserve/to save (a file)/\n",
+    "the 的 [de5] /the (not a translation)/\n",
+]
+
+
+def glossary_idf(known: set[str]):
+    return lambda term: 1.0 if term in known else None
+
+
+def test_english_words_become_the_chinese_terms_the_knowledge_uses():
+    from retrieval.crosslingual import Glossary
+
+    glossary = Glossary.from_cedict(iter(CEDICT_LINES))
+    known = glossary_idf({"保险", "短路", "优惠", "优惠券", "节省", "保存", "短", "路"})
+    # Longest phrase first (short circuit -> 短路, not 短 and 路); plurals tried bare;
+    # function words skipped; a sense's first translation wins (save -> 节省, its first sense).
+    assert glossary.translate("The insurance, a short circuit and coupons to save", known) == [
+        "保险",
+        "短路",
+        "优惠券",
+        "节省",
+    ]
+    # Only what the knowledge uses: without 节省 in any atom, save is 保存 (a later sense).
+    assert "保存" in glossary.translate("save", glossary_idf({"保存"}))
+    assert glossary.translate("insurance", glossary_idf(set())) == []
+
+
+def test_translations_join_the_lexical_terms_not_the_dense_text():
+    from retrieval.crosslingual import Glossary
+
+    analyzer = QueryAnalyzer(
+        EntityDictionary(ENTITIES),
+        NAMES,
+        glossary=Glossary.from_cedict(iter(CEDICT_LINES)),
+        idf=glossary_idf({"保险"}),
+    )
+    query = analyzer.analyze("How much did Yueneng save on insurance?")
+    assert query.translations == ("保险",)
+    assert "保险" in query.search_tokens and "保险" not in query.dense_text
+    assert analyzer.analyze("粤能的保险怎么算").translations == ()  # no English words
+    # Another index generation: translations follow its vocabulary.
+    assert analyzer.with_vocabulary(glossary_idf(set())).analyze("insurance").translations == ()
+
+
+def test_pseudo_relevance_feedback_pulls_up_atoms_like_the_first_stages_best():
+    from retrieval.retrievers.ranker import PRF_DEPTH, PRF_FEATURES, prf_features
+
+    query = np.array([1.0, 0.0, 0.0], dtype=np.float32)
+    best = np.array([0.6, 0.8, 0.0], dtype=np.float32)
+    vectors = np.stack(
+        [best] * PRF_DEPTH
+        + [
+            np.array([0.7, 0.7, 0.1], dtype=np.float32),  # like the best atoms
+            np.array([0.9, 0.0, 0.43], dtype=np.float32),  # like the question alone
+            np.zeros(3, dtype=np.float32),  # no vector
+        ]
+    )
+    first = np.array([3.0] * PRF_DEPTH + [0.1, 0.2, 0.0])
+    found = prf_features(first, query, vectors)
+    assert found.shape == (len(first), len(PRF_FEATURES))
+    cosine, gap, rr = found[:, 0], found[:, 1], found[:, 2]
+    assert cosine[PRF_DEPTH] > cosine[PRF_DEPTH + 1]  # feedback moved the question's vector
+    assert cosine[-1] == pytest.approx(cosine[:-1].min())  # no vector: the lowest, not 0
+    assert gap.max() == 0.0 and rr.max() == 1.0
+    assert prf_features(np.zeros(0), query, np.zeros((0, 3))).shape == (0, len(PRF_FEATURES))
+
+
+def test_a_two_stage_model_round_trips_and_refuses_a_wrong_second_stage():
+    from retrieval.retrievers.ranker import PRF_FEATURES
+
+    model = FusionModel(
+        weights=np.ones(len(FEATURES), dtype=np.float32),
+        prf=np.arange(len(FEATURES) + len(PRF_FEATURES), dtype=np.float32),
+    )
+    again = FusionModel.from_json(model.to_json())
+    assert again.prf is not None and np.allclose(again.prf, model.prf)
+    extended = np.ones((2, len(FEATURES) + len(PRF_FEATURES)), dtype=np.float32)
+    assert np.allclose(again.rescored(extended), extended @ model.prf)
+    broken = {**model.to_json(), "prf": {"features": list(FEATURES), "weights": [1.0]}}
+    with pytest.raises(ValueError):
+        FusionModel.from_json(broken)
+    with pytest.raises(ValueError):
+        FusionModel(weights=model.weights).rescored(extended)
