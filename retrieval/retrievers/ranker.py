@@ -22,9 +22,15 @@ atom's words they lost to BM25 alone, on paraphrases to the dense retriever alon
   best coverage any candidate reaches. Interactions with these let one linear model weigh
   lexical evidence up where a candidate matches the whole question and down where none does.
 
-Trained pairwise (relevant vs. not, within a question) on dev splits only, by
+A second stage (pseudo-relevance feedback, ``prf_features``) adds three features from the
+first stage's order: each candidate's cosine to the question's vector plus the mean vector of
+the first stage's best atoms, so atoms like those the question is surely about come up even
+where its wording missed them; a second linear model ranks with all of them.
+
+Both stages are trained pairwise (relevant vs. not, within a question) on dev splits only, by
 ``scripts/train_fusion.py``, and shipped as JSON (``retrieval/retrievers/fusion_model.json``).
-Serving it is one matrix product over a few hundred candidates.
+Serving them is two matrix products over a few hundred candidates and reading those
+candidates' vectors back from FAISS.
 """
 
 from __future__ import annotations
