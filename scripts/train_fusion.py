@@ -6,9 +6,12 @@ its graph), and the CMRC 2018 trial's dev articles at sentence level, untitled a
 each question the served retrievers' lists give the candidates' features; the ranker is a
 logistic regression on feature differences of (relevant, not relevant) pairs of the same
 question, so it learns to order candidates within a question, whatever the question's scale.
-Test splits are never read. `make eval` then reports every set.
+The second stage is fitted the same way on the first stage's features plus its
+pseudo-relevance feedback features (computed from the first stage's order); the answer's
+confidence is fitted on the first stage. Test splits are never read. `make eval` then reports
+every set.
 
-    .venv/bin/python scripts/train_fusion.py [--pairs 30] [--c 0.1]
+    .venv/bin/python scripts/train_fusion.py [--pairs 6000] [--c 1.0] [--no-prf]
 """
 
 from __future__ import annotations
