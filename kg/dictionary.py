@@ -30,7 +30,15 @@ _CJK_WORD = re.compile(r"^[\u4e00-\u9fff]{3,8}$")  # two-character HMM words are
 ROMANIZED_KINDS = {"Customer", "Competitor"}
 MIN_PINYIN_CHARS = 4
 _CJK_NAME = re.compile(r"^[\u4e00-\u9fff]{2,}$")
-_LATIN_WORD = re.compile(r"[A-Za-z]+")
+# A Latin word; an apostrophe between letters joins pinyin syllables (Bo'an), a possessive 's
+# is left out (Weina's).
+_LATIN_WORD = re.compile(r"[A-Za-z]+(?:'(?!s\b)[A-Za-z]+)*")
+# Short English words that are also acronyms in a glossary (TO for 流片, IT, AS): matched only as
+# written in capitals, so "what should I say to the engineer" does not name 流片.
+_SHORT_ENGLISH = """am an as at be by do go he if in is it me my no of ok on or so to up us we all
+and any are but can did for get has how its may new not now one our out per the use was who why
+you"""
+_ENGLISH_WORDS = frozenset(_SHORT_ENGLISH.split())
 
 
 def _romanize(surface: str) -> str:
@@ -50,15 +58,22 @@ class EntityDictionary:
     def __init__(self, entries: Iterable[DictionaryEntry]) -> None:
         self._surfaces: dict[str, set[str]] = defaultdict(set)
         self._romanizable: list[tuple[str, str]] = []  # (Chinese surface, entity id)
+        short_names: dict[str, set[str]] = {}
         for entry in entries:
             if entry.kind in ROMANIZED_KINDS:
                 self._romanizable += [
                     (s, entry.id) for s in (entry.name, *entry.aliases) if _CJK_NAME.match(s)
                 ]
+                if _CJK_NAME.match(entry.name) and len(entry.name) > 2:
+                    # A company is called by its first two characters (微纳 for 微纳光刻材料).
+                    short_names.setdefault(entry.name[:2], set()).add(entry.id)
             for surface in (entry.name, *entry.aliases):
                 key = normalize(surface.strip())
                 if len(key) >= MIN_SURFACE_CHARS:
                     self._surfaces[key].add(entry.id)
+        self._romanizable += [
+            (short, next(iter(ids))) for short, ids in short_names.items() if len(ids) == 1
+        ]
         self._automaton = ahocorasick.Automaton()
         for key, ids in self._surfaces.items():
             self._automaton.add_word(key, (key, tuple(sorted(ids))))
@@ -92,6 +107,8 @@ class EntityDictionary:
                 after = norm[end + 1] if end + 1 < len(norm) else " "
                 if _ALNUM.match(before) or _ALNUM.match(after):
                     continue
+                if surface in _ENGLISH_WORDS and not text[start : end + 1].isupper():
+                    continue  # the English word, not the acronym
             found.append((start, end + 1, surface, ids))
         return found
 
@@ -111,7 +128,7 @@ class EntityDictionary:
                 group = words[i : i + n]
                 if len(group) < n or not all(w.group()[0].isupper() for w in group):
                     continue
-                key = "".join(w.group().lower() for w in group)
+                key = "".join(w.group().lower().replace("'", "") for w in group)
                 if len(key) >= MIN_PINYIN_CHARS and key in self._pinyin:
                     hits = sorted(self._pinyin[key])
                     found.append(

@@ -103,6 +103,31 @@ def test_aliases_english_names_and_pinyin_expand_the_question():
     assert analyzer.analyze("宁德时代的热失控").expansion == []  # already in its own words
 
 
+def test_short_pinyin_names_apostrophes_and_capital_acronyms():
+    entries = [
+        *ENTITIES,
+        DictionaryEntry("customer:微纳光刻材料", "微纳光刻材料", [], "Customer"),
+        DictionaryEntry("competitor:博安新材", "博安新材", [], "Competitor"),
+        # Two companies sharing their first two characters: neither is named by them.
+        DictionaryEntry("customer:华芯半导体", "华芯半导体", [], "Customer"),
+        DictionaryEntry("competitor:华芯微电子", "华芯微电子", [], "Competitor"),
+        DictionaryEntry("term:流片", "流片", ["Tape-out", "TO"], "Term"),
+    ]
+    analyzer = QueryAnalyzer(EntityDictionary(entries), {e.id: e.name for e in entries})
+
+    def named(text: str) -> set[str]:
+        return {e.id for e in analyzer.analyze(text).entities}
+
+    assert named("Why did Bo'an get Weina's PAG qualified first?") == {
+        "competitor:博安新材",
+        "customer:微纳光刻材料",
+    }
+    assert named("Did Huaxin buy from us?") == set()  # 华芯 is two companies
+    assert named("What should I say to the engineer?") == set()  # the word, not TO
+    assert named("TO之前要做哪些签核？") == {"term:流片"}
+    assert named("Yueneng") == {"customer:粤能新能源"}  # an alias, as before
+
+
 def test_a_declined_answer_says_so_and_keeps_leads_apart():
     analyzer = QueryAnalyzer(EntityDictionary(ENTITIES), NAMES)
     answer = decline(analyzer.analyze("asdfqwer zxcv"), [], 0.12)
