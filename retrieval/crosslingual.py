@@ -134,15 +134,16 @@ class Glossary:
 
     def _known(self, phrase: str, idf: Callable[[str], float | None]) -> str | None:
         for word in self._senses.get(phrase, ()):
-            terms = _terms(word)
+            terms = translation_terms(word)
             if terms and all(idf(t) is not None for t in terms):
                 return word
         return None
 
 
 @lru_cache(maxsize=65_536)
-def _terms(word: str) -> tuple[str, ...]:
-    """A translation's lexical terms (jieba is most of a translation's time otherwise)."""
+def translation_terms(word: str) -> tuple[str, ...]:
+    """A translation's lexical terms, cached: jieba would otherwise be most of a translation's
+    time, and a search reads a question's terms more than once."""
     return tuple(tokenize(word))
 
 

@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from kg.dictionary import EntityDictionary, load_into_jieba, normalize
-from retrieval.crosslingual import Glossary
+from retrieval.crosslingual import Glossary, translation_terms
 from retrieval.tokenize import tokenize
 
 if TYPE_CHECKING:
@@ -78,7 +78,8 @@ class Query:
         """The lexical terms: the question's own, its expansion's and its translations'."""
         return [
             *self.tokens,
-            *(t for name in [*self.expansion, *self.translations] for t in tokenize(name)),
+            *(t for name in self.expansion for t in tokenize(name)),
+            *(t for word in self.translations for t in translation_terms(word)),
         ]
 
     @property
