@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 import ahocorasick
 
 from kg.models import DictionaryEntry
+from kg.pinyin import EXACT, FUZZY, loose, reading, syllables
 
 MIN_SURFACE_CHARS = 2
 _ASCII = re.compile(r"^[\x00-\x7f]+$")
@@ -30,6 +31,12 @@ _CJK_WORD = re.compile(r"^[\u4e00-\u9fff]{3,8}$")  # two-character HMM words are
 ROMANIZED_KINDS = {"Customer", "Competitor"}
 MIN_PINYIN_CHARS = 4
 _CJK_NAME = re.compile(r"^[\u4e00-\u9fff]{2,}$")
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
+# Sound-alikes (宁的时代 for 宁德时代): surfaces of this many characters are matched by sound;
+# mean per-syllable agreement (1 the same toneless syllable, 0.75 a known confusion, as the
+# speech corrector) of at least SOUND_MATCH, and two-character ones only by identical syllables.
+SOUND_CHARS = (2, 10)
+SOUND_MATCH = 0.85
 # A Latin word; an apostrophe between letters joins pinyin syllables (Bo'an), a possessive 's
 # is left out (Weina's).
 _LATIN_WORD = re.compile(r"[A-Za-z]+(?:'(?!s\b)[A-Za-z]+)*")
@@ -84,6 +91,7 @@ class EntityDictionary:
             digest.update(f"{key}\x1f{','.join(sorted(self._surfaces[key]))}\n".encode())
         self.fingerprint = digest.hexdigest()
         self._pinyin: dict[str, set[tuple[str, str]]] | None = None  # built on first use
+        self._sounds: dict[str, list[tuple[str, tuple[str, ...]]]] | None = None
 
     def __len__(self) -> int:
         return len(self._surfaces)
@@ -140,6 +148,63 @@ class EntityDictionary:
                 i += 1
         return found
 
+    def find_sound_alike(
+        self, text: str, taken: Iterable[tuple[int, int]] = ()
+    ) -> list[tuple[int, int, str, tuple[str, ...]]]:
+        """Names and terms typed with other characters of the same sound, as a pinyin input
+        method's wrong pick or a rep writing by ear gives them: 宁的时代 for 宁德时代, 热失空 for
+        热失控, 精川能源 for 晶川能源; (start, end, the surface meant, entity ids).
+
+        A window sounds like a surface when every character has a reading that agrees with the
+        surface's syllable there, exactly or by a known confusion (kg/pinyin.py), with mean
+        agreement at least SOUND_MATCH; two-character windows must agree exactly. The window
+        must be whole words of the question (jieba's cut), not overlap ``taken`` spans (names
+        found as written), and not be a word itself (电池厂 is not 电池舱, 公式 is not 攻势).
+        Leftmost-longest, without overlaps.
+        """
+        sounds = self._sound_index()
+        covered = {i for start, end in taken for i in range(start, end)}
+        heard = [reading(char) for char in text]
+        loosely = [loose(h) if h else "" for h in heard]
+        bounds: set[int] | None = None  # jieba's cut, only once a window sounds like a name
+        found: list[tuple[int, int, str, tuple[str, ...]]] = []
+        i = 0
+        while i < len(text):
+            alike = [
+                surface
+                for key in ((loosely[i], text[i]) if heard[i] else ())
+                for surface, said in sounds.get(key, ())
+                if _sounds_like(text, i, heard, loosely, surface, said)
+                and covered.isdisjoint(range(i, i + len(surface)))
+            ]
+            if alike:
+                bounds = bounds or _word_bounds(text)
+                alike = [
+                    s
+                    for s in alike
+                    if i in bounds and i + len(s) in bounds and not _is_word(text[i : i + len(s)])
+                ]
+            if alike:
+                surface = max(alike, key=len)
+                found.append((i, i + len(surface), surface, tuple(sorted(self._surfaces[surface]))))
+                i += len(surface)
+            else:
+                i += 1
+        return found
+
+    def _sound_index(self) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
+        """Chinese surfaces with their syllables, keyed by the loose first syllable and by the
+        first character (a window's first character finds them by its sound or as itself)."""
+        if self._sounds is None:
+            self._sounds = defaultdict(list)
+            for key in self._surfaces:
+                if _CJK_NAME.match(key) and SOUND_CHARS[0] <= len(key) <= SOUND_CHARS[1]:
+                    said = syllables(key)
+                    if len(said) == len(key):
+                        self._sounds[loose(said[0])].append((key, said))
+                        self._sounds[key[0]].append((key, said))
+        return self._sounds
+
     def entity_ids(self, text: str) -> list[str]:
         """Ids of the entities a text mentions, in order of first mention."""
         seen: dict[str, None] = {}
@@ -150,6 +215,56 @@ class EntityDictionary:
 
     def surfaces(self) -> list[str]:
         return list(self._surfaces)
+
+
+def _agreement(window: str, heard: Sequence[str], surface: str, said: Sequence[str]) -> float:
+    """Mean agreement of a window (its characters' usual readings ``heard``) with a surface and
+    its syllables: EXACT for the same character or syllable, FUZZY for a known confusion, 0 as
+    soon as one character is neither."""
+    total = 0.0
+    for char, syllable, meant, syllable_meant in zip(window, heard, surface, said, strict=True):
+        if char == meant or syllable == syllable_meant:
+            total += EXACT
+        elif loose(syllable) == loose(syllable_meant):
+            total += FUZZY
+        else:
+            return 0.0
+    return total / len(said)
+
+
+def _sounds_like(
+    text: str,
+    i: int,
+    heard: Sequence[str],
+    loosely: Sequence[str],
+    surface: str,
+    said: Sequence[str],
+) -> bool:
+    """Whether the window of ``text`` at ``i`` sounds like ``surface`` without being it."""
+    end = i + len(surface)
+    if end > len(text) or (text[i + 1] != surface[1] and loosely[i + 1] != loose(said[1])):
+        return False  # the second character settles most candidates at once
+    window = text[i:end]
+    if window == surface:
+        return False
+    score = _agreement(window, heard[i:end], surface, said)
+    return score >= SOUND_MATCH and (len(surface) > 2 or score == EXACT)
+
+
+def _word_bounds(text: str) -> set[int]:
+    import jieba
+
+    bounds, position = {0}, 0
+    for word in jieba.cut(text, HMM=False):
+        position += len(word)
+        bounds.add(position)
+    return bounds
+
+
+def _is_word(window: str) -> bool:
+    import jieba
+
+    return jieba.dt.FREQ.get(window, 0) > 0  # its table also holds every prefix, at 0
 
 
 def load_into_jieba(dictionary: EntityDictionary) -> None:

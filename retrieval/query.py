@@ -120,6 +120,12 @@ class QueryAnalyzer:
         self._idf = idf
         load_into_jieba(dictionary)  # so tokens keep 热失控 and 宁德时代 whole
 
+    def warm(self) -> QueryAnalyzer:
+        """Build what the first question would otherwise wait for (the dictionary's sound
+        index, pinyin's tables); returns itself."""
+        self.analyze("宁的时代")
+        return self
+
     def with_vocabulary(self, idf: Callable[[str], float | None]) -> QueryAnalyzer:
         """This analyzer for another index generation of the same entity layer: translations
         chosen by that generation's vocabulary."""
@@ -130,7 +136,8 @@ class QueryAnalyzer:
     def analyze(self, text: str) -> Query:
         entities: dict[str, RecognisedEntity] = {}
         same_length = len(normalize(text)) == len(text)
-        for start, end, surface, ids in self._dictionary.find(text):
+        written = self._dictionary.find(text)
+        for start, end, surface, ids in written:
             shown = text[start:end] if same_length else surface
             for entity_id in ids:
                 entities.setdefault(entity_id, self._entity(entity_id, shown, surface))
@@ -139,6 +146,11 @@ class QueryAnalyzer:
                 entities.setdefault(
                     entity_id, self._entity(entity_id, text[start:end], normalize(surface))
                 )
+        for start, end, surface, ids in self._dictionary.find_sound_alike(
+            text, [(start, end) for start, end, *_ in written] if same_length else ()
+        ):
+            for entity_id in ids:
+                entities.setdefault(entity_id, self._entity(entity_id, text[start:end], surface))
         translations = (
             tuple(self._glossary.translate(text, self._idf))
             if self._glossary and self._idf and _LATIN.search(text)

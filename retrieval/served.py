@@ -61,7 +61,7 @@ def served_retriever(
             bundle.graph.names,
             glossary=load_glossary(),
             idf=bundle.lexical.idf,
-        )
+        ).warm()
     else:
         analyzer = analyzer.with_vocabulary(bundle.lexical.idf)
     return analyzer, retriever

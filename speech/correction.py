@@ -13,37 +13,10 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+
+from kg.pinyin import EXACT, loose, similarity, syllables
 
 _CJK = re.compile(r"^[\u4e00-\u9fff]+$")
-INITIALS = (
-    "zh",
-    "ch",
-    "sh",
-    "b",
-    "p",
-    "m",
-    "f",
-    "d",
-    "t",
-    "n",
-    "l",
-    "g",
-    "k",
-    "h",
-    "j",
-    "q",
-    "x",
-    "r",
-    "z",
-    "c",
-    "s",
-    "y",
-    "w",
-)
-FUZZY_INITIALS = {"zh": "z", "ch": "c", "sh": "s", "l": "n", "h": "f", "r": "l"}
-FUZZY_FINALS = {"ang": "an", "eng": "en", "ing": "in", "iang": "ian", "uang": "uan"}
-EXACT, FUZZY = 1.0, 0.75
 
 
 @dataclass(frozen=True)
@@ -59,41 +32,6 @@ class Change:
 class Correction:
     text: str
     changes: list[Change] = field(default_factory=list)
-
-
-@lru_cache(maxsize=65536)
-def _syllables(text: str) -> tuple[str, ...]:
-    from pypinyin import lazy_pinyin  # its phrase tables take a second to load: only when used
-
-    return tuple(lazy_pinyin(text))
-
-
-def _split(syllable: str) -> tuple[str, str]:
-    for initial in INITIALS:
-        if syllable.startswith(initial):
-            return initial, syllable[len(initial) :]
-    return "", syllable
-
-
-def _loose(syllable: str) -> str:
-    initial, final = _split(syllable)
-    return FUZZY_INITIALS.get(initial, initial) + FUZZY_FINALS.get(final, final)
-
-
-def similarity(heard: str, term: str) -> float:
-    """Mean per-syllable agreement: 1 for the same syllable, 0.75 for a known confusion."""
-    a, b = _syllables(heard), _syllables(term)
-    if len(a) != len(b) or not a:
-        return 0.0
-    total = 0.0
-    for x, y in zip(a, b, strict=True):
-        if x == y:
-            total += EXACT
-        elif _loose(x) == _loose(y):
-            total += FUZZY
-        else:
-            return 0.0  # one unrelated syllable and it is another word
-    return total / len(a)
 
 
 class PinyinCorrector:
@@ -113,7 +51,7 @@ class PinyinCorrector:
             term = term.strip()
             if 2 <= len(term) <= 10 and _CJK.match(term) and term not in self._terms:
                 self._terms.add(term)
-                self._by_key[(len(term), _loose(_syllables(term)[0]))].append(term)
+                self._by_key[(len(term), loose(syllables(term)[0]))].append(term)
         self._lengths = sorted({n for n, _ in self._by_key}, reverse=True)
         self._threshold = threshold
         self._is_common = is_common_word or (lambda _: False)
@@ -159,7 +97,7 @@ class PinyinCorrector:
                 continue
             if window in self._terms:
                 return window, length
-            candidates = self._by_key.get((length, _loose(_syllables(window)[0])), [])
+            candidates = self._by_key.get((length, loose(syllables(window)[0])), [])
             scored = [(similarity(window, t), t) for t in candidates]
             scored = [(s, t) for s, t in scored if s >= self._threshold]
             if not scored:

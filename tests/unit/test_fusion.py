@@ -128,6 +128,35 @@ def test_short_pinyin_names_apostrophes_and_capital_acronyms():
     assert named("Yueneng") == {"customer:粤能新能源"}  # an alias, as before
 
 
+def test_typed_sound_alikes_name_what_they_sound_like():
+    entries = [
+        *ENTITIES,
+        DictionaryEntry("customer:吉利汽车", "吉利汽车", ["吉利"], "Customer"),
+        DictionaryEntry("term:调试", "虚拟调试", [], "Term"),
+        DictionaryEntry("term:电池舱", "电池舱", [], "Term"),
+    ]
+    analyzer = QueryAnalyzer(EntityDictionary(entries), {e.id: e.name for e in entries})
+
+    def named(text: str) -> dict[str, str]:
+        return {e.id: e.surface for e in analyzer.analyze(text).entities}
+
+    # Wrong characters of the same sound, exactly (急利) or by a known confusion (失空, 宁的).
+    assert named("宁的时代那个热失空防护方案贵了多少？") == {
+        "customer:宁德时代": "宁的时代",
+        "term:热失控": "热失空",
+    }
+    assert named("急利那条焊装线怎么样") == {"customer:吉利汽车": "急利"}
+    assert named("数字孪生跟虚拟调适是一回事吗") == {"term:调试": "虚拟调适"}  # 调: tiao
+    query = analyzer.analyze("宁的时代那个方案")
+    assert query.expansion == ["宁德时代"] and "宁德时代" in query.dense_text
+    # Not: a real word (电池厂 is not 电池舱), a window across words (说能|提前 is not 粤能),
+    # a rare reading (年 is nian, not ning: 年的 is not 宁德), a two-character near miss.
+    assert named("跟电池厂聊安全方案") == {}
+    assert named("说能提前半小时") == {}
+    assert named("2024年的营业收入") == {}
+    assert named("凌德的方案") == {}  # ling~ning is a confusion: two characters need exact
+
+
 def test_a_declined_answer_says_so_and_keeps_leads_apart():
     analyzer = QueryAnalyzer(EntityDictionary(ENTITIES), NAMES)
     answer = decline(analyzer.analyze("asdfqwer zxcv"), [], 0.12)
