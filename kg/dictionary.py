@@ -264,7 +264,8 @@ def _word_bounds(text: str) -> set[int]:
 def _is_word(window: str) -> bool:
     import jieba
 
-    return jieba.dt.FREQ.get(window, 0) > 0  # its table also holds every prefix, at 0
+    frequency: int = jieba.dt.FREQ.get(window, 0)  # its table holds every prefix too, at 0
+    return frequency > 0
 
 
 def load_into_jieba(dictionary: EntityDictionary) -> None:

@@ -12,6 +12,7 @@ confidence is fitted on the first stage. Test splits are never read. `make eval`
 every set.
 
     .venv/bin/python scripts/train_fusion.py [--pairs 6000] [--c 1.0] [--no-prf]
+        [--confidence-only] [--features dev.pkl]
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import json
 import pickle
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -48,6 +50,17 @@ ROOT = Path(__file__).resolve().parents[1]
 DEPTH = 100
 ANSWERABLE = {"golden", "colloquial"}
 HARD_NEGATIVES = 20  # negatives are drawn from this top of the fixed fusion half the time
+
+
+class Asked(NamedTuple):
+    """What a dev question's confidence signals read besides its candidates."""
+
+    text: str
+    recognised: list[str]  # surfaces of the entities recognised in it
+    terms: list[str]  # its own lexical terms
+    names: list[str]  # surfaces and names of those entities
+    idf: dict[str, float | None]  # its terms' IDF
+    tokens: dict[str, list[str]]  # atom id -> lexical terms, of its corpus
 
 
 def dev_sets() -> list[tuple[str, BeirData, bool]]:
@@ -81,9 +94,9 @@ def unanswerable_dev() -> dict[str, str]:
 
 
 def question_features(name: str, data: BeirData, graph: bool, embedder, cache: Path):
-    """Per dev question: its set, candidates' features, relevance labels, judgments and the
-    number of recognised entities. Questions without judgments (the unanswerable set, asked
-    of the sales corpus) come with empty judgments."""
+    """Per dev question: its set, candidates' features, relevance labels, judgments, what its
+    confidence signals read (``Asked``) and its vectors. Questions without judgments (the
+    unanswerable set, asked of the sales corpus) come with empty judgments."""
     snapshot = graph_for_corpus(data, ROOT / "data" / "samples")[1] if graph else None
     vectors, _ = embed_corpus(embedder, [d["text"] for d in data.corpus.values()], cache)
     bundle = corpus_bundle(data, vectors, embedder.name, snapshot)
@@ -121,7 +134,14 @@ def question_features(name: str, data: BeirData, graph: bool, embedder, cache: P
                 candidates,
                 labels,
                 judged,
-                (query.text, [e.surface for e in query.entities]),
+                Asked(
+                    query.text,
+                    [e.surface for e in query.entities],
+                    list(query.tokens),
+                    [n for e in query.entities for n in (e.surface, e.name)],
+                    {t: bundle.lexical.idf(t) for t in query.tokens},
+                    bundle.tokens,  # one mapping shared by the set's rows (pickled once)
+                ),
                 vectors,
             )
         )
@@ -185,6 +205,11 @@ def main() -> None:
     parser.add_argument(
         "--no-prf", action="store_true", help="one stage, without pseudo-relevance feedback"
     )
+    parser.add_argument(
+        "--confidence-only",
+        action="store_true",
+        help="keep the shipped ranker; refit only the answer's confidence on it",
+    )
     args = parser.parse_args()
     settings = Settings()
     cache = settings.home / "cache" / "embeddings"
@@ -222,11 +247,15 @@ def second_stage(rows, first: np.ndarray):
 
 
 def _fit_and_write(rows, args) -> None:
-    first = _pairwise(rows, args)
-    if args.no_prf:
+    if args.confidence_only:
+        model = FusionModel.load()
+        final = second_stage(rows, model.weights) if model.prf is not None else rows
+    elif args.no_prf:
+        first = _pairwise(rows, args)
         model = FusionModel(weights=first, trained_on=tuple(sorted({r[0] for r in rows})))
         final = rows
     else:
+        first = _pairwise(rows, args)
         final = second_stage(rows, first)
         model = FusionModel(
             weights=first,
@@ -255,10 +284,21 @@ def fit_confidence(rows, score, answer_rate: float) -> ConfidenceModel:
     unanswerable dev questions, all asked of the sales corpus. The threshold answers
     ``answer_rate`` of the answerable dev questions; the trade-off is printed."""
     x, y = [], []
-    for label, candidates, _, _, (text, recognised), _ in rows:
+    for label, candidates, _, _, asked, _ in rows:
         if label not in ANSWERABLE and label != "unanswerable":
             continue
-        x.append(question_signals(candidates, score(candidates.features), text, recognised))
+        x.append(
+            question_signals(
+                candidates,
+                score(candidates.features),
+                asked.text,
+                asked.recognised,
+                terms=asked.terms,
+                names=asked.names,
+                atom_tokens=lambda atom_id, tokens=asked.tokens: tokens.get(atom_id, ()),
+                idf=asked.idf.get,
+            )
+        )
         y.append(label != "unanswerable")
     signals, answerable = np.asarray(x), np.asarray(y)
     mean, scale = signals.mean(axis=0), signals.std(axis=0) + 1e-6

@@ -4,8 +4,10 @@ A fused ranking always has a first atom, even for "asdfqwer zxcv" or an industry
 knowledge never covered. What tells a real answer from the nearest miss is the evidence of the
 question as a whole: how well the best atoms match it by meaning (dense cosine), by its words
 (coverage of its terms, phrases found verbatim), how much of the question the knowledge's
-vocabulary knows at all, whether it names entities the graph has, and how far the best
-candidate stands out. A logistic model over these signals gives a probability; below a
+vocabulary knows at all, whether it names entities the graph has, how far the best
+candidate stands out, and how many of the question's own words (those outside the entities it
+names) its best atoms lack: "粤能新能源的注册资本是多少" finds atoms about 粤能新能源, none of
+which says 注册资本. A logistic model over these signals gives a probability; below a
 threshold chosen on dev splits (answer at least 95 % of answerable dev questions) the answer
 declines and shows the nearest atoms as leads. Trained by ``scripts/train_fusion.py`` on the
 answerable and unanswerable dev questions (data/unanswerable), shipped in the fusion model's
@@ -15,14 +17,14 @@ JSON.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from retrieval.retrievers.ranker import FEATURES, Candidates
+from retrieval.retrievers.ranker import FEATURES, UNSEEN_IDF, Candidates
 
 SIGNALS = (
     "best_fused",
@@ -40,7 +42,10 @@ SIGNALS = (
     "symbols",
     "best_dense_x_latin",
     "best_fused_x_latin",
+    "uncovered_share",
+    "uncovered_terms",
 )
+UNCOVERED_DEPTH = 3  # the question's own words are looked for in this many best atoms
 # A company named in the question that the graph does not know (远景能源, 汇川技术): the
 # knowledge cannot be about it, whatever atoms look similar.
 _ORGANISATION = re.compile(
@@ -60,10 +65,25 @@ _COL = {name: i for i, name in enumerate(FEATURES)}
 
 
 def question_signals(
-    candidates: Candidates, scores: NDArray[Any], text: str, recognised: Sequence[str]
+    candidates: Candidates,
+    scores: NDArray[Any],
+    text: str,
+    recognised: Sequence[str],
+    *,
+    terms: Sequence[str] = (),
+    names: Sequence[str] = (),
+    atom_tokens: Callable[[str], Collection[str]] = lambda _: (),
+    idf: Callable[[str], float | None] = lambda _: None,
 ) -> NDArray[Any]:
     """The signals of one question (``SIGNALS`` order), from its candidates' features, their
-    learned scores, its text and the surfaces of the entities recognised in it."""
+    learned scores, its text and the surfaces of the entities recognised in it.
+
+    Args:
+        terms: its own lexical terms (without expansions or translations).
+        names: the surfaces and names of the entities it names.
+        atom_tokens: an atom's lexical terms.
+        idf: a term's IDF in the knowledge, None for a term it never uses.
+    """
     f = candidates.features
     unknown = sum(
         1
@@ -72,6 +92,9 @@ def question_signals(
     )
     asks_fact = 1.0 if _FACT.search(text) else 0.0
     symbols = len(_SYMBOL.findall(text)) / max(len(text), 1)
+    order = np.argsort(-scores, kind="stable")
+    best = [candidates.ids[i] for i in order[:UNCOVERED_DEPTH]]
+    share, missing = uncovered(terms, names, [atom_tokens(a) for a in best], idf)
     if not len(scores):
         row = [0.0] * len(SIGNALS)
         row[SIGNALS.index("known")] = candidates.signals.known
@@ -79,8 +102,9 @@ def question_signals(
         row[SIGNALS.index("unknown_names")] = float(unknown)
         row[SIGNALS.index("asks_fact")] = asks_fact
         row[SIGNALS.index("symbols")] = symbols
+        row[SIGNALS.index("uncovered_share")] = share
+        row[SIGNALS.index("uncovered_terms")] = missing
         return np.asarray(row, dtype=np.float32)
-    order = np.argsort(-scores)
     top = order[0]
     second = order[1] if len(order) > 1 else order[0]
     dense = np.sort(f[:, _COL["dense_cos"]])[::-1]
@@ -101,9 +125,30 @@ def question_signals(
             symbols,
             dense[0] * candidates.signals.latin,
             scores[top] * candidates.signals.latin,
+            share,
+            missing,
         ],
         dtype=np.float32,
     )
+
+
+def uncovered(
+    terms: Sequence[str],
+    names: Sequence[str],
+    atoms: Sequence[Collection[str]],
+    idf: Callable[[str], float | None],
+) -> tuple[float, float]:
+    """The question's own terms (not part of an entity it names) that none of ``atoms`` (the
+    best atoms' terms) holds: their IDF-weighted share (a term the knowledge never uses weighs
+    UNSEEN_IDF) and their number."""
+    lowered = [n.lower() for n in names if n]
+    own = [t for t in dict.fromkeys(terms) if not any(t in n or n in t for n in lowered)]
+    if not own:
+        return 0.0, 0.0
+    held = set().union(*atoms) if atoms else set()
+    weight = {t: idf(t) or UNSEEN_IDF for t in own}
+    missing = [t for t in own if t not in held]
+    return sum(weight[t] for t in missing) / sum(weight.values()), float(len(missing))
 
 
 @dataclass(frozen=True)

@@ -237,7 +237,14 @@ class HybridRetriever:
             evidence.candidates.signals,
         )
         signals = question_signals(
-            subset, evidence.scores[keep], query.text, [e.surface for e in query.entities]
+            subset,
+            evidence.scores[keep],
+            query.text,
+            [e.surface for e in query.entities],
+            terms=query.tokens,
+            names=[n for e in query.entities for n in (e.surface, e.name)],
+            atom_tokens=self._token_set,
+            idf=self._idf,
         )
         return self._confidence_model.probability(signals)
 

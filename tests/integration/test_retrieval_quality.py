@@ -5,15 +5,17 @@ every question is ranked by `retrieval/served.py` through `HybridRetriever.page`
 (retrieval/evaluation/benchmark.py). Floors sit 0.015-0.02 under the figures measured on 2026-12-02
 (docs/retrieval.md, `make eval`), so a real regression fails while run-to-run noise does not.
 
-**Floors are on test splits only**: golden test, colloquial test and the test half of the CMRC
-2018 trial (split by article, `retrieval.evaluation.beir.cmrc_split`). The fusion is tuned on the
-dev splits; a floor on dev would pin the tuning, not how well it carries over.
+**Floors are on test splits only**: golden test, colloquial test, the unanswerable set's test
+split (how often the answer declines) and the test half of the CMRC 2018 trial (split by
+article, `retrieval.evaluation.beir.cmrc_split`). The fusion is tuned on the dev splits; a floor
+on dev would pin the tuning, not how well it carries over.
 """
 
 import pytest
 
 from api.evaluate import EvalCorpus, cmrc_corpus, rows, sales_corpus
 from retrieval.evaluation.benchmark import SERVED, EvalResult, evaluate_served
+from retrieval.evaluation.declines import ANSWERED, DECLINED, decline_outcomes
 from retrieval.evaluation.feedback_eval import run_feedback_experiment
 from tests.conftest import EVAL_DATA, ROOT, TEST_HOME
 
@@ -104,3 +106,14 @@ def test_feedback_moves_golden_rankings_the_right_way_and_not_the_wrong_way(sale
     assert delta("one_vote_against", "seen") >= -0.025, "one vote must not swing results"
     assert delta("noise", "seen") >= -0.01 and delta("noise", "unseen") >= -0.005
     assert delta("many_against", "unseen") >= -0.005, "wrong votes stay on their own questions"
+
+
+def test_declines_on_the_test_split(embedder):
+    outcomes = decline_outcomes(ROOT, embedder, CACHE)
+    shares = outcomes.shares()
+    # Measured 2026-12-02 (benchmarks/decline_rates.py): 0.903 of 93 unanswerable test
+    # questions declined while 0.957 of 207 answerable ones are answered; gibberish and
+    # chit-chat all declined.
+    assert shares[("test", DECLINED)][0] >= 0.87
+    assert shares[("test", ANSWERED)][0] >= 0.93
+    assert shares[("test", "gibberish")][0] == 1.0 and shares[("test", "chitchat")][0] == 1.0

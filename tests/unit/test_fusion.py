@@ -11,8 +11,22 @@ from kg.models import DictionaryEntry
 from retrieval.answers.answer import DECLINED, ENGLISH_NOTE, decline
 from retrieval.query import QueryAnalyzer
 from retrieval.retrievers.base import Hit
-from retrieval.retrievers.confidence import SIGNALS, ConfidenceModel, question_signals
-from retrieval.retrievers.ranker import FEATURES, FusionModel, candidate_features, load_confidence
+from retrieval.retrievers.confidence import (
+    SIGNALS,
+    UNCOVERED_DEPTH,
+    ConfidenceModel,
+    question_signals,
+    uncovered,
+)
+from retrieval.retrievers.ranker import (
+    FEATURES,
+    UNSEEN_IDF,
+    Candidates,
+    FusionModel,
+    QuerySignals,
+    candidate_features,
+    load_confidence,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -88,6 +102,43 @@ def test_confidence_signals_name_unknown_companies_and_factoid_asks():
     assert asked["unknown_names"] == 1.0 and asked["asks_fact"] == 1.0
     known = signals("粤能新能源怎么讲", ["粤能新能源"])
     assert known["unknown_names"] == 0.0 and known["asks_fact"] == 0.0
+
+
+def test_confidence_counts_the_questions_own_words_its_best_atoms_lack():
+    atoms = {"a": {"粤能", "储能", "方案"}, "b": {"储能", "报价"}, "c": {"注册资本"}, "d": set()}
+    idf = {"注册资本": 4.0, "储能": 1.0, "方案": 1.0}.get
+    # The entity's name is not one of its own words; 资本金 is unseen (UNSEEN_IDF).
+    share, missing = uncovered(
+        ["粤能", "注册资本", "储能", "资本金"], ["粤能新能源"], [atoms["a"], atoms["b"]], idf
+    )
+    assert missing == 2.0 and share == pytest.approx((4.0 + UNSEEN_IDF) / (5.0 + UNSEEN_IDF))
+    assert uncovered(["储能"], [], [atoms["a"]], idf) == (0.0, 0.0)
+    assert uncovered(["粤能"], ["粤能"], [], idf) == (0.0, 0.0)  # nothing of its own
+    # In the signals, the atoms are the UNCOVERED_DEPTH best by score: c (注册资本) is not
+    # among them when it scores last.
+    found = Candidates(
+        ["a", "b", "d", "c"],
+        np.zeros((4, len(FEATURES)), dtype=np.float32),
+        QuerySignals(0.0, 1.0, 0.5),
+    )
+    values = dict(
+        zip(
+            SIGNALS,
+            question_signals(
+                found,
+                np.array([0.9, 0.8, 0.7, 0.1]),
+                "粤能的注册资本是多少",
+                ["粤能"],
+                terms=["粤能", "注册资本"],
+                names=["粤能", "粤能新能源"],
+                atom_tokens=lambda atom_id: atoms[atom_id],
+                idf=idf,
+            ),
+            strict=True,
+        )
+    )
+    assert UNCOVERED_DEPTH == 3 and values["uncovered_terms"] == 1.0
+    assert values["uncovered_share"] == 1.0
 
 
 def test_aliases_english_names_and_pinyin_expand_the_question():
