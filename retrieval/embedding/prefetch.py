@@ -23,6 +23,7 @@ from retrieval.embedding.base import Embedder
 logger = logging.getLogger(__name__)
 
 BATCH = 32
+DRAIN = 64  # handed-over parts taken together at most
 
 
 class PrefetchingEmbedder:
@@ -47,9 +48,20 @@ class PrefetchingEmbedder:
         self._queue.put(list(texts))
 
     def _run(self) -> None:
-        while (texts := self._queue.get()) is not None:
+        stop = False
+        while not stop:
+            # Ingest hands over a document's atoms at a time (often a handful): what is waiting
+            # is taken together, so the encoder sees full, length-sorted batches.
+            waiting = [self._queue.get()]
+            while len(waiting) < DRAIN:
+                try:
+                    waiting.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stop = None in waiting
+            texts = [t for part in waiting if part is not None for t in part]
             try:
-                if self._failed is None:
+                if self._failed is None and texts:
                     self._embed(texts)
             # Any failure (a model that cannot load, a bad text) only costs the head start: the
             # index sync embeds what is missing, and its errors surface there.
@@ -57,8 +69,8 @@ class PrefetchingEmbedder:
                 logger.warning("embedding ahead failed; the index sync embeds instead: %s", exc)
                 self._failed = exc
             finally:
-                self._queue.task_done()
-        self._queue.task_done()
+                for _ in waiting:
+                    self._queue.task_done()
 
     def _embed(self, texts: list[str]) -> None:
         with self._lock:

@@ -1,3 +1,5 @@
+import threading
+
 import numpy as np
 import pytest
 
@@ -253,3 +255,28 @@ def test_the_prefetcher_embeds_what_was_not_handed_over_and_keeps_order():
     expected = HashEmbedder().embed_passages(["丙丙丙", "丁", "甲", "甲"])
     assert np.allclose(vectors, expected)
     assert sorted(inner.embedded) == sorted(["甲", "乙乙", "丙丙丙", "丁"])
+
+
+def test_the_prefetcher_takes_waiting_parts_together_into_full_batches():
+    started, release = threading.Event(), threading.Event()
+
+    class _Recording(_CountingEmbedder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: list[int] = []
+
+        def embed_passages(self, texts):
+            started.set()
+            release.wait(5)  # the first part blocks the thread while the others queue up
+            self.calls.append(len(texts))
+            return super().embed_passages(texts)
+
+    inner = _Recording()
+    ahead = PrefetchingEmbedder(inner, batch=8)
+    ahead.prefetch(["零"])
+    assert started.wait(5)
+    for n in range(6):  # six documents of three atoms, handed over one by one
+        ahead.prefetch([f"文档{n}知识{k}" for k in range(3)])
+    release.set()
+    ahead.close()
+    assert inner.calls == [1, 8, 8, 2], inner.calls  # not six calls of three
