@@ -21,6 +21,9 @@ from kg.models import DictionaryEntry
 from kg.pinyin import EXACT, FUZZY, loose, reading, syllables
 
 MIN_SURFACE_CHARS = 2
+# Part of the fingerprint: change it whenever how ``find`` matches changes (the capital-only
+# short acronyms of 2026-12-02), so that ingest relinks documents linked by the old rules.
+LINK_RULES = "2026-12-02"
 _ASCII = re.compile(r"^[\x00-\x7f]+$")
 _ALNUM = re.compile(r"[0-9a-z]")
 _ACRONYM = re.compile(r"^[A-Z][A-Z0-9\-+]{1,11}$")
@@ -86,7 +89,7 @@ class EntityDictionary:
             self._automaton.add_word(key, (key, tuple(sorted(ids))))
         if self._surfaces:
             self._automaton.make_automaton()
-        digest = hashlib.sha256()
+        digest = hashlib.sha256(f"rules {LINK_RULES}\n".encode())
         for key in sorted(self._surfaces):
             digest.update(f"{key}\x1f{','.join(sorted(self._surfaces[key]))}\n".encode())
         self.fingerprint = digest.hexdigest()

@@ -64,3 +64,11 @@ def test_near_duplicates_across_documents_only():
     pairs = near_duplicates([("a2", "d2", copy)], everything)
     assert [(d, o) for d, o, _ in pairs] == [("a2", "a1"), ("a4", "a2")]
     assert all(s >= 0.8 for _, _, s in pairs)
+
+
+def test_the_fingerprint_covers_the_matching_rules(monkeypatch):
+    entries = [DictionaryEntry("customer:宁德时代", "宁德时代", ["CATL"], "Customer")]
+    before = EntityDictionary(entries).fingerprint
+    assert EntityDictionary(entries).fingerprint == before
+    monkeypatch.setattr("kg.dictionary.LINK_RULES", "another")
+    assert EntityDictionary(entries).fingerprint != before  # documents are linked again
