@@ -1,7 +1,8 @@
 """How often the served path says "I don't know": the share of unanswerable questions it
 declines and of answerable ones it answers, per split and per category, at the shipped
 threshold (chosen on dev by scripts/train_fusion.py), and the trade-off curve on test
-(retrieval/evaluation/declines.py).
+(retrieval/evaluation/declines.py); and the share of the CMRC 2018 test questions (answerable,
+over their own sentences) that it answers.
 
     .venv/bin/python benchmarks/decline_rates.py [--json OUT]
 """
@@ -16,7 +17,8 @@ import numpy as np
 
 from api import assembly
 from api.settings import Settings
-from retrieval.evaluation.declines import decline_outcomes
+from retrieval.evaluation.beir import cmrc_to_beir
+from retrieval.evaluation.declines import answered_share, decline_outcomes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,10 +28,16 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
     settings = Settings()
-    outcomes = decline_outcomes(
-        ROOT, assembly.load_embedder(settings), settings.home / "cache" / "embeddings"
-    )
+    embedder, cache = assembly.load_embedder(settings), settings.home / "cache" / "embeddings"
+    outcomes = decline_outcomes(ROOT, embedder, cache)
     print(f"threshold {outcomes.threshold:.3f} (chosen on dev)")
+    cmrc = ROOT / "data" / "eval" / "cmrc2018" / "cmrc2018_trial.json"
+    others = {}
+    for titled in (False, True):
+        name = f"cmrc-{'titled' if titled else 'untitled'}"
+        data = cmrc_to_beir(cmrc, "sentence", titled=titled).only("test")
+        others[name] = answered_share(data, embedder, cache)
+        print(f"  test  {name:<26} {others[name]:.3f} answered  (n={len(data.qrels)})")
     figures = {}
     for (split, group), (share, n) in outcomes.shares().items():
         figures[f"{split}/{group}"] = {"share": share, "n": n}
@@ -43,7 +51,13 @@ def main() -> None:
     if args.json:
         args.json.write_text(
             json.dumps(
-                {"threshold": outcomes.threshold, "groups": figures, "test_curve": curve}, indent=1
+                {
+                    "threshold": outcomes.threshold,
+                    "groups": figures,
+                    "cmrc_test_answered": others,
+                    "test_curve": curve,
+                },
+                indent=1,
             )
         )
 

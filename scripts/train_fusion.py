@@ -49,6 +49,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 DEPTH = 100
 ANSWERABLE = {"golden", "colloquial"}
+# Answerable questions of another corpus in the confidence's training, each weighing this much
+# (chosen by cross-validation on dev: docs/retrieval.md, "Saying 'I don't know'").
+OTHER_CORPORA = {"cmrc-titled", "cmrc-untitled"}
+OTHER_CORPUS_WEIGHT = 0.1
 HARD_NEGATIVES = 20  # negatives are drawn from this top of the fixed fusion half the time
 
 
@@ -281,11 +285,13 @@ def _fit_and_write(rows, args) -> None:
 
 def fit_confidence(rows, score, answer_rate: float) -> ConfidenceModel:
     """P(answerable) from question signals: golden and colloquial dev questions against the
-    unanswerable dev questions, all asked of the sales corpus. The threshold answers
-    ``answer_rate`` of the answerable dev questions; the trade-off is printed."""
-    x, y = [], []
+    unanswerable dev questions, all asked of the sales corpus, plus the CMRC dev questions
+    (answerable, asked of their own corpus, at ``OTHER_CORPUS_WEIGHT`` each) so that the
+    model has seen answerable questions about knowledge other than ours. The threshold
+    answers ``answer_rate`` of the answerable sales dev questions; the trade-off is printed."""
+    x, groups = [], []
     for label, candidates, _, _, asked, _ in rows:
-        if label not in ANSWERABLE and label != "unanswerable":
+        if label not in ANSWERABLE and label != "unanswerable" and label not in OTHER_CORPORA:
             continue
         x.append(
             question_signals(
@@ -299,10 +305,14 @@ def fit_confidence(rows, score, answer_rate: float) -> ConfidenceModel:
                 idf=asked.idf.get,
             )
         )
-        y.append(label != "unanswerable")
-    signals, answerable = np.asarray(x), np.asarray(y)
+        groups.append("sales" if label in ANSWERABLE else label)
+    signals, group = np.asarray(x), np.asarray(groups)
+    answerable = group != "unanswerable"
+    weight = np.where(np.isin(group, list(OTHER_CORPORA)), OTHER_CORPUS_WEIGHT, 1.0)
     mean, scale = signals.mean(axis=0), signals.std(axis=0) + 1e-6
-    fit = LogisticRegression(C=1.0, max_iter=5000).fit((signals - mean) / scale, answerable)
+    fit = LogisticRegression(C=1.0, max_iter=5000).fit(
+        (signals - mean) / scale, answerable, sample_weight=weight
+    )
     confidence = ConfidenceModel(
         weights=fit.coef_[0].astype(np.float32),
         bias=float(fit.intercept_[0]),
@@ -311,12 +321,14 @@ def fit_confidence(rows, score, answer_rate: float) -> ConfidenceModel:
         threshold=0.0,
     )
     p = np.array([confidence.probability(row) for row in signals])
-    threshold = float(np.quantile(p[answerable], 1 - answer_rate, method="lower"))
-    print("  confidence on dev: threshold  answered(answerable)  declined(unanswerable)")
+    sales, unanswerable = group == "sales", group == "unanswerable"
+    threshold = float(np.quantile(p[sales], 1 - answer_rate, method="lower"))
+    print("  confidence on dev: threshold  answered(sales)  declined(unanswerable)  answered(CMRC)")
     for t in sorted({*np.round(np.linspace(0.05, 0.95, 19), 2), round(threshold, 3)}):
+        other = np.isin(group, list(OTHER_CORPORA))
         print(
-            f"    {t:5.3f}  {np.mean(p[answerable] >= t):.3f}  {np.mean(p[~answerable] < t):.3f}"
-            + ("   <- chosen" if t == round(threshold, 3) else "")
+            f"    {t:5.3f}  {np.mean(p[sales] >= t):.3f}  {np.mean(p[unanswerable] < t):.3f}"
+            f"  {np.mean(p[other] >= t):.3f}" + ("   <- chosen" if t == round(threshold, 3) else "")
         )
     return replace(confidence, threshold=threshold)
 

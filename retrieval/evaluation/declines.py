@@ -19,7 +19,9 @@ import numpy as np
 
 from retrieval.embedding.base import Embedder
 from retrieval.embedding.cached import CachedQueryEmbedder
+from retrieval.evaluation.beir import BeirData
 from retrieval.evaluation.benchmark import corpus_bundle, embed_corpus
+from retrieval.retrievers.graph import GraphSnapshot
 from retrieval.retrievers.hybrid import Filters
 from retrieval.served import served_retriever
 
@@ -82,17 +84,40 @@ def decline_outcomes(root: Path, embedder: Embedder, cache_dir: Path | None) -> 
             row = json.loads(line)
             meta = row["metadata"]
             asked.append(Asked(row["text"], meta["split"], meta["category"], False))
+    confidence, threshold = _confidences(
+        data, corpus.snapshot, [a.text for a in asked], embedder, cache_dir
+    )
+    return Outcomes(asked, confidence, threshold)
+
+
+def answered_share(data: BeirData, embedder: Embedder, cache_dir: Path | None) -> float:
+    """The share of ``data``'s judged questions (answerable by construction) that the served
+    path answers over ``data``'s own corpus: how the confidence carries over to knowledge
+    that is not ours (the CMRC 2018 sentences)."""
+    texts = [data.queries[q] for q in data.qrels if q in data.queries]
+    confidence, threshold = _confidences(data, None, texts, embedder, cache_dir)
+    return float(np.mean(np.array(confidence) >= threshold))
+
+
+def _confidences(
+    data: BeirData,
+    snapshot: GraphSnapshot | None,
+    texts: list[str],
+    embedder: Embedder,
+    cache_dir: Path | None,
+) -> tuple[list[float], float]:
+    """Each question's answer confidence over ``data``'s corpus, and the shipped threshold."""
     vectors, _ = embed_corpus(embedder, [d["text"] for d in data.corpus.values()], cache_dir)
     questions = (
         embedder if isinstance(embedder, CachedQueryEmbedder) else CachedQueryEmbedder(embedder)
     )
     analyzer, retriever = served_retriever(
-        corpus_bundle(data, vectors, embedder.name, corpus.snapshot), questions
+        corpus_bundle(data, vectors, embedder.name, snapshot), questions
     )
-    analyzed = [analyzer.analyze(a.text.strip()) for a in asked]
+    analyzed = [analyzer.analyze(text.strip()) for text in texts]
     questions.prime(query.dense_text for query in analyzed)
     confidence = [
         retriever.page(retriever.scope(query, None), 0, 10, Filters()).confidence
         for query in analyzed
     ]
-    return Outcomes(asked, confidence, retriever.threshold)
+    return confidence, retriever.threshold
