@@ -14,6 +14,7 @@ from kg.models import DictionaryEntry
 from retrieval.evaluation.beir import (
     BeirData,
     cmrc_to_beir,
+    kdconv_to_beir,
     load_splits,
     write_qrels,
     write_trec_run,
@@ -125,6 +126,15 @@ def cmrc_corpus(path: Path, level: str, *, titled: bool, split: str = "all") -> 
     return EvalCorpus(name, data)
 
 
+def kdconv_corpus(root: Path) -> EvalCorpus | None:
+    """KdConv travel (``kdconv_to_beir``) when data/eval/kdconv_travel is there."""
+    folder = root / "data" / "eval" / "kdconv_travel"
+    if not (folder / "kb_travel.json").is_file():
+        return None
+    data = named_set(kdconv_to_beir(folder / "kb_travel.json", folder / "dev.json"), "kdconv")
+    return EvalCorpus("kdconv", data)
+
+
 def sales_corpus(root: Path) -> EvalCorpus:
     """The golden and colloquial sets (and the known-item set where there is one), both splits,
     on the golden corpus with the graph of data/samples; the colloquial set per style too."""
@@ -140,8 +150,9 @@ def sales_corpus(root: Path) -> EvalCorpus:
 
 
 def suite(root: Path) -> Iterator[EvalCorpus]:
-    """Every set, both splits: the CMRC 2018 trial at sentence level, untitled and titled, then
-    the golden and colloquial sets (``sales_corpus``).
+    """Every set, both splits: the CMRC 2018 trial at sentence level, untitled and titled,
+    KdConv travel (grounded dialogue, not tuned on), then the golden and colloquial sets
+    (``sales_corpus``).
 
     Yielded one at a time, CMRC first: the sales graph's names go into jieba's dictionary when
     its graph is built, and CMRC must be tokenised as `skg eval --cmrc` alone tokenises it.
@@ -149,6 +160,8 @@ def suite(root: Path) -> Iterator[EvalCorpus]:
     cmrc = root / "data" / "eval" / "cmrc2018" / "cmrc2018_trial.json"
     for titled in (False, True):
         yield cmrc_corpus(cmrc, "sentence", titled=titled)
+    if kdconv := kdconv_corpus(root):
+        yield kdconv
     yield sales_corpus(root)
 
 

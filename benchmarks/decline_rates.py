@@ -1,8 +1,8 @@
 """How often the served path says "I don't know": the share of unanswerable questions it
 declines and of answerable ones it answers, per split and per category, at the shipped
 threshold (chosen on dev by scripts/train_fusion.py), and the trade-off curve on test
-(retrieval/evaluation/declines.py); and the share of the CMRC 2018 test questions (answerable,
-over their own sentences) that it answers.
+(retrieval/evaluation/declines.py); and the share of the test questions of CMRC 2018 and KdConv
+(answerable, over their own knowledge) that it answers.
 
     .venv/bin/python benchmarks/decline_rates.py [--json OUT]
 """
@@ -17,7 +17,7 @@ import numpy as np
 
 from api import assembly
 from api.settings import Settings
-from retrieval.evaluation.beir import cmrc_to_beir
+from retrieval.evaluation.beir import cmrc_to_beir, kdconv_to_beir
 from retrieval.evaluation.declines import answered_share, decline_outcomes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,12 +32,17 @@ def main() -> None:
     outcomes = decline_outcomes(ROOT, embedder, cache)
     print(f"threshold {outcomes.threshold:.3f} (chosen on dev)")
     cmrc = ROOT / "data" / "eval" / "cmrc2018" / "cmrc2018_trial.json"
+    kdconv = ROOT / "data" / "eval" / "kdconv_travel"
+    other_sets = {
+        "cmrc-untitled": cmrc_to_beir(cmrc, "sentence", titled=False),
+        "cmrc-titled": cmrc_to_beir(cmrc, "sentence", titled=True),
+        "kdconv": kdconv_to_beir(kdconv / "kb_travel.json", kdconv / "dev.json"),
+    }
     others = {}
-    for titled in (False, True):
-        name = f"cmrc-{'titled' if titled else 'untitled'}"
-        data = cmrc_to_beir(cmrc, "sentence", titled=titled).only("test")
-        others[name] = answered_share(data, embedder, cache)
-        print(f"  test  {name:<26} {others[name]:.3f} answered  (n={len(data.qrels)})")
+    for name, data in other_sets.items():
+        others[name] = answered_share(data.only("test"), embedder, cache)
+        n = len(data.only("test").qrels)
+        print(f"  test  {name:<26} {others[name]:.3f} answered  (n={n})")
     figures = {}
     for (split, group), (share, n) in outcomes.shares().items():
         figures[f"{split}/{group}"] = {"share": share, "n": n}
@@ -54,7 +59,7 @@ def main() -> None:
                 {
                     "threshold": outcomes.threshold,
                     "groups": figures,
-                    "cmrc_test_answered": others,
+                    "other_test_answered": others,
                     "test_curve": curve,
                 },
                 indent=1,

@@ -2,7 +2,8 @@
 retrieval/retrievers/fusion_model.json.
 
 Dev questions of every set: golden, colloquial and known-item over the sample knowledge (with
-its graph), and the CMRC 2018 trial's dev articles at sentence level, untitled and titled. For
+its graph), the CMRC 2018 trial's dev articles at sentence level, untitled and titled, and
+the KdConv travel dev dialogues' grounded questions (retrieval.evaluation.beir.kdconv_to_beir). For
 each question the served retrievers' lists give the candidates' features; the ranker is a
 logistic regression on feature differences of (relevant, not relevant) pairs of the same
 question, so it learns to order candidates within a question, whatever the question's scale.
@@ -31,7 +32,7 @@ from api import assembly
 from api.evaluate import graph_for_corpus, merged, named_set
 from api.settings import Settings
 from retrieval.embedding.cached import CachedQueryEmbedder
-from retrieval.evaluation.beir import BeirData, cmrc_to_beir, load_splits
+from retrieval.evaluation.beir import BeirData, cmrc_to_beir, kdconv_to_beir, load_splits
 from retrieval.evaluation.benchmark import corpus_bundle, embed_corpus
 from retrieval.evaluation.ranking_metrics import ndcg_at
 from retrieval.retrievers.confidence import ConfidenceModel, question_signals
@@ -51,7 +52,7 @@ DEPTH = 100
 ANSWERABLE = {"golden", "colloquial"}
 # Answerable questions of another corpus in the confidence's training, each weighing this much
 # (chosen by cross-validation on dev: docs/retrieval.md, "Saying 'I don't know'").
-OTHER_CORPORA = {"cmrc-titled", "cmrc-untitled"}
+OTHER_CORPORA = {"cmrc-titled", "cmrc-untitled", "kdconv"}
 OTHER_CORPUS_WEIGHT = 0.1
 HARD_NEGATIVES = 20  # negatives are drawn from this top of the fixed fusion half the time
 
@@ -80,9 +81,15 @@ def dev_sets() -> list[tuple[str, BeirData, bool]]:
         ),
     )
     cmrc = ROOT / "data" / "eval" / "cmrc2018" / "cmrc2018_trial.json"
+    kdconv = ROOT / "data" / "eval" / "kdconv_travel"
     return [
         ("cmrc-untitled", cmrc_to_beir(cmrc, "sentence", titled=False).only("dev"), False),
         ("cmrc-titled", cmrc_to_beir(cmrc, "sentence", titled=True).only("dev"), False),
+        (
+            "kdconv",
+            kdconv_to_beir(kdconv / "kb_travel.json", kdconv / "dev.json").only("dev"),
+            False,
+        ),
         ("sales", sales, True),
     ]
 

@@ -125,6 +125,66 @@ def cmrc_split(article_id: str) -> str:
     return "dev" if hashlib.sha256(article_id.encode("utf-8")).digest()[0] % 2 == 0 else "test"
 
 
+def kdconv_to_beir(kb_json: Path, dialogues_json: Path) -> BeirData:
+    """KdConv travel as grounded retrieval: the knowledge base's atoms, as ingest makes them
+    from its triples (a fact card per subject, an atom per long value: ingest/triples.py), and
+    as questions the turns that a knowledge-grounded answer follows.
+
+    A turn is a question when it uses no knowledge itself and the next turn is annotated with
+    the triples it uses; the atoms holding those triples (the long value's own atom, else the
+    subject's card) are relevant.
+    Only questions that name the place a relevant atom is about are kept: asked alone, a
+    follow-up ("开放时间上有规定吗？", 603 of the 830) leaves every retriever near 0, because
+    what it is about is in the dialogue before it. Split by dialogue (``cmrc_split`` of its
+    index).
+    """
+    from ingest.sources.structured import triples_from_base
+    from ingest.triples import LONG_VALUE_CHARS, triples_to_graph
+
+    try:
+        base = json.loads(kb_json.read_text(encoding="utf-8"))
+        dialogues = json.loads(dialogues_json.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BadQueryError(f"{kb_json}, {dialogues_json}: not KdConv files ({exc})") from exc
+    graph = triples_to_graph(triples_from_base(base), "kdconv-travel", {})
+    corpus = {a.id: {"title": a.title, "text": a.text, "type": "fact"} for a in graph.atoms}
+    names = {e.id: e.name for e in graph.entities}
+    card: dict[str, str] = {}
+    subject: dict[str, str] = {}
+    long_value: dict[tuple[str, str], str] = {}
+    for atom in graph.atoms:
+        name = subject[atom.id] = names[atom.entities[0]]
+        if atom.title == name:
+            card[name] = atom.id
+        else:
+            long_value[(name, atom.source.section)] = atom.id
+    queries: dict[str, str] = {}
+    qrels: dict[str, dict[str, int]] = {}
+    meta: dict[str, dict[str, str]] = {}
+    for d_index, dialogue in enumerate(dialogues):
+        split = cmrc_split(f"kdconv-{d_index}")
+        turns = dialogue.get("messages", [])
+        for t_index in range(1, len(turns)):
+            relevant = {}
+            for attr in turns[t_index].get("attrs") or []:
+                name, relation = str(attr.get("name", "")), str(attr.get("attrname", ""))
+                value = str(attr.get("attrvalue", ""))
+                atom_id = (
+                    long_value.get((name, relation))
+                    if len(value.strip()) > LONG_VALUE_CHARS
+                    else card.get(name)
+                )
+                if atom_id:
+                    relevant[atom_id] = 1
+            asked = turns[t_index - 1]
+            question = str(asked.get("message", "")).strip()
+            named = any(subject[a] in question for a in relevant)
+            if relevant and named and not asked.get("attrs"):
+                qid = f"kd{d_index}-{t_index}"
+                queries[qid], qrels[qid], meta[qid] = question, relevant, {"split": split}
+    return BeirData(corpus, queries, qrels, meta)
+
+
 def cmrc_to_beir(squad_json: Path, level: str, *, titled: bool = False) -> BeirData:
     """CMRC 2018 as retrieval: paragraph level (a question's paragraph is relevant) or sentence
     level (the sentence holding the answer's start is relevant).
