@@ -10,7 +10,14 @@ import pytest
 from api.evaluate import EvalCorpus, merged, named_set, rows
 from kg.errors import BadQueryError
 from retrieval.embedding.cached import CachedQueryEmbedder
-from retrieval.evaluation.beir import BeirData, cmrc_split, cmrc_to_beir, load_beir, load_splits
+from retrieval.evaluation.beir import (
+    BeirData,
+    cmrc_split,
+    cmrc_to_beir,
+    kdconv_to_beir,
+    load_beir,
+    load_splits,
+)
 from retrieval.evaluation.benchmark import RRF, SERVED, corpus_bundle, embed_corpus, evaluate_served
 from retrieval.retrievers.hybrid import Filters, HybridRetriever
 from retrieval.served import served_retriever
@@ -154,6 +161,39 @@ def _beir(folder, qrels: dict[str, str], corpus: bool = True):
     )
     for split, body in qrels.items():
         (folder / "qrels" / f"{split}.tsv").write_text("query-id\tcorpus-id\tscore\n" + body)
+
+
+def test_kdconv_asks_the_turns_before_grounded_answers_that_name_their_subject(tmp_path):
+    story = "故宫是明清两代的皇家宫殿，" * 20  # a long value: an atom of its own
+    kb = {"故宫": [["故宫", "门票", "60元"], ["故宫", "Information", story]]}
+    turn = {"attrs": [{"name": "故宫", "attrname": "门票", "attrvalue": "60元"}]}
+    dialogues = [
+        {
+            "messages": [
+                {"message": "故宫的门票多少钱？"},
+                {**turn, "message": "60元。"},
+                {"message": "那开放时间呢？"},  # a follow-up: names nothing, left out
+                {**turn, "message": "早上八点半开门。"},
+                {"message": "讲讲故宫的历史吧"},
+                {
+                    "attrs": [{"name": "故宫", "attrname": "Information", "attrvalue": story}],
+                    "message": "它是明清两代的皇家宫殿。",
+                },
+                {**turn, "message": "故宫门票60元。"},  # grounded itself: not a question
+                {**turn, "message": "对。"},
+            ]
+        }
+    ]
+    (tmp_path / "kb.json").write_text(json.dumps(kb, ensure_ascii=False), encoding="utf-8")
+    (tmp_path / "dev.json").write_text(json.dumps(dialogues, ensure_ascii=False), encoding="utf-8")
+    data = kdconv_to_beir(tmp_path / "kb.json", tmp_path / "dev.json")
+    titles = {i: d["title"] for i, d in data.corpus.items()}
+    assert sorted(titles.values()) == ["故宫", "故宫 · Information"]
+    asked = {data.queries[q]: [titles[a] for a in data.qrels[q]] for q in data.qrels}
+    assert asked == {"故宫的门票多少钱？": ["故宫"], "讲讲故宫的历史吧": ["故宫 · Information"]}
+    assert {data.query_meta[q]["split"] for q in data.qrels} == {cmrc_split("kdconv-0")}
+    with pytest.raises(BadQueryError):
+        kdconv_to_beir(tmp_path / "missing.json", tmp_path / "dev.json")
 
 
 def test_splits_come_from_the_qrels_files_and_never_overlap(tmp_path):
