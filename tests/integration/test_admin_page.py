@@ -7,32 +7,24 @@ without the scopes get a plain Chinese refusal. Screenshots land in test-output/
 from __future__ import annotations
 
 import base64
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from api.keys import ApiKeys
 from ingest.pipeline import ingest_paths
 from retrieval.index.sync import sync_index
-from tests.conftest import ROOT, SAMPLES
+from tests.conftest import SAMPLES
 from tests.cypher import cypher
+from tests.integration.pages import OUTPUT, chromium_browser, page_at, server_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
-OUTPUT = ROOT / "test-output"
-STARTUP_S = 120
-SERVER_COMMAND = (sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory")
 JOB_MS = 90_000  # an upload's ingest and index sync on a cold CPU
 TEAM = "华东大客户部"
 NEW_WORD = "白泽巡检"  # only the dropped file says it
@@ -61,16 +53,6 @@ APPROVED_DOC = """---
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing: run `make browser` (Debian's chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return CHROMIUM
-
-
-@pytest.fixture(scope="module")
 def ingested(store, embedder, settings):
     """The samples in the graph and the index (not wiped first: see test_rep_page.py)."""
     report = ingest_paths([SAMPLES], store)
@@ -91,105 +73,22 @@ def keys(ingested, store) -> dict[str, str]:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _server_env(settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SKG_", "NEO4J_"))}
-    env.update(
-        SKG_HOME=str(ROOT / ".skg"),
-        NEO4J_PASSWORD=settings.password(),
-        SKG_NEO4J_BOLT_PORT=str(settings.neo4j_bolt_port),
-        SKG_NEO4J_HTTP_PORT=str(settings.neo4j_http_port),
-        SKG_NEO4J_HOME=str(settings.neo4j_home_path),
-        SKG_INDEX_DIR=str(settings.index_path),
-        PYTHONPATH=str(ROOT),
-    )
-    return env
-
-
 @pytest.fixture(scope="module")
 def server(ingested, settings, tmp_path_factory, request) -> Iterator[str]:
     """The real server in its own process, started in an empty folder (no .env)."""
-    port = _free_port()
-    workdir = tmp_path_factory.mktemp("admin-server")
-    log = workdir / "server.log"
-    url = f"http://127.0.0.1:{port}"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "api.app:create_app",
-                "--factory",
-                "--port",
-                str(port),
-            ],
-            cwd=workdir,
-            env=_server_env(settings),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + STARTUP_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the server exited ({process.returncode}):\n{log.read_text()}")
-            try:
-                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"not ready within {STARTUP_S} s:\n{log.read_text()[-4000:]}")
-            time.sleep(0.25)
-        failed_before = request.session.testsfailed
-        yield url
-        if request.session.testsfailed > failed_before:
-            reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-            tail = "\n".join(log.read_text(errors="replace").splitlines()[-60:])
-            reporter.write_line(f"\n---- server log: {log} ----\n{tail}")
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with server_process(settings, tmp_path_factory.mktemp("admin-server"), request) as running:
+        yield running.url
 
 
 @pytest.fixture(scope="module")
 def browser(chromium: Path) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(chromium), args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield browser
-        browser.close()
+    with chromium_browser(chromium) as launched:
+        yield launched
 
 
-@contextmanager
-def desk(browser: Browser, url: str, shot: Path) -> Iterator[Page]:
+def desk(browser: Browser, url: str, shot: Path):
     """The page on a desk-sized window; screenshot at the end, script errors fail the test."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    script_errors: list[str] = []
-    page.on("pageerror", lambda error: script_errors.append(str(error)))
-    try:
-        page.goto(url)
-        yield page
-        assert not script_errors, f"script errors on the page: {script_errors} (see {shot})"
-    finally:
-        OUTPUT.mkdir(exist_ok=True)
-        try:
-            page.screenshot(path=str(shot), full_page=True)
-        finally:
-            context.close()
+    return page_at(browser, url, shot, "desk")
 
 
 def admin_url(server: str, key: str) -> str:

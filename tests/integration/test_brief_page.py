@@ -5,41 +5,20 @@ test-output/ (`make browser` installs Debian's Chromium; nothing is downloaded).
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
-import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from api.keys import ApiKeys
 from ingest.pipeline import ingest_paths
 from retrieval.index.sync import sync_index
-from tests.conftest import ROOT, SAMPLES
+from tests.conftest import SAMPLES
+from tests.integration.pages import OUTPUT, chromium_browser, page_at, server_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-CHROMIUM = Path("/usr/bin/chromium")
-OUTPUT = ROOT / "test-output"
-STARTUP_S = 120
-SERVER_COMMAND = (sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory")
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing: run `make browser` (Debian's chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return CHROMIUM
 
 
 @pytest.fixture(scope="module")
@@ -51,93 +30,22 @@ def api_key(store, embedder, settings) -> str:
     return ApiKeys(store).create("brief-page-test", ["ask"])[1]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server(api_key, settings, tmp_path_factory) -> Iterator[str]:
+def server(api_key, settings, tmp_path_factory, request) -> Iterator[str]:
     """The real server in its own process, started in an empty folder (no .env read)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SKG_", "NEO4J_"))}
-    env.update(
-        PYTHONPATH=str(ROOT),
-        SKG_HOME=str(ROOT / ".skg"),
-        NEO4J_PASSWORD=settings.password(),
-        SKG_NEO4J_BOLT_PORT=str(settings.neo4j_bolt_port),
-        SKG_NEO4J_HTTP_PORT=str(settings.neo4j_http_port),
-        SKG_NEO4J_HOME=str(settings.neo4j_home_path),
-        SKG_INDEX_DIR=str(settings.index_path),
-    )
-    port = _free_port()
-    workdir = tmp_path_factory.mktemp("brief-server")
-    log = workdir / "server.log"
-    url = f"http://127.0.0.1:{port}"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*SERVER_COMMAND, "--host", "127.0.0.1", "--port", str(port)],
-            cwd=workdir,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + STARTUP_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the server exited ({process.returncode}):\n{log.read_text()}")
-            try:
-                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"not ready within {STARTUP_S} s:\n{log.read_text()[-4000:]}")
-            time.sleep(0.25)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with server_process(settings, tmp_path_factory.mktemp("brief-server"), request) as running:
+        yield running.url
 
 
 @pytest.fixture(scope="module")
 def browser(chromium: Path) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(chromium),
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
-                  "--disable-background-networking", "--disable-component-update"],
-        )  # fmt: skip
-        yield browser
-        browser.close()
+    with chromium_browser(chromium) as launched:
+        yield launched
 
 
-@contextmanager
-def phone(browser: Browser, url: str, shot: Path) -> Iterator[Page]:
+def phone(browser: Browser, url: str, shot: Path):
     """A phone-sized page; its screenshot is saved pass or fail; script errors fail the test."""
-    context = browser.new_context(
-        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
-        has_touch=True, locale="zh-CN",
-    )  # fmt: skip
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
-        page.goto(url)
-        yield page
-        assert not errors, f"script errors on the page: {errors} (see {shot})"
-    finally:
-        OUTPUT.mkdir(exist_ok=True)
-        try:
-            page.screenshot(path=str(shot), full_page=True)
-        finally:
-            context.close()
+    return page_at(browser, url, shot, "phone", timeout_ms=20_000)
 
 
 def _headings(page: Page) -> list[str]:

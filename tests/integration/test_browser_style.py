@@ -6,8 +6,6 @@ test-output/browser-style.png."""
 from __future__ import annotations
 
 import base64
-import os
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
@@ -15,23 +13,12 @@ from playwright.sync_api import expect, sync_playwright
 from ingest.pipeline import ingest_paths
 from tests.conftest import ROOT, SAMPLES
 from tests.cypher import cypher
+from tests.integration.pages import OUTPUT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
-OUTPUT = ROOT / "test-output"
 STYLE = ROOT / "curation" / "style.grass"
 CUSTOMER = "customer:宁德时代"
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing: run `make browser` (Debian's chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return CHROMIUM
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ and nothing of another team's."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 
 import httpx
@@ -16,14 +15,8 @@ import pytest
 from api.keys import ApiKeys
 from ingest.pipeline import ingest_paths
 from retrieval.index.sync import sync_index
-from tests.conftest import ROOT, SAMPLES
-from tests.integration.test_rep_page import (
-    SERVER_COMMAND,
-    Server,
-    _free_port,
-    _server_env,
-    _wait_ready,
-)
+from tests.conftest import SAMPLES
+from tests.integration.pages import Server, server_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -66,33 +59,11 @@ def keys(loaded) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def server(loaded, settings, tmp_path_factory) -> Iterator[Server]:
-    port = _free_port()
+def server(loaded, settings, tmp_path_factory, request) -> Iterator[Server]:
     workdir = tmp_path_factory.mktemp("chat-server")
-    log = workdir / "server.log"
-    url = f"http://127.0.0.1:{port}"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*SERVER_COMMAND, "--host", "127.0.0.1", "--port", str(port)],
-            cwd=workdir,
-            env={
-                **_server_env(settings),
-                "PYTHONPATH": str(ROOT),
-                "SKG_INDEX_REFRESH_SECONDS": "0",  # the ranking stays put between requests
-            },
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_ready(url, process, log)
-        yield Server(url, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    # The ranking stays put between requests.
+    with server_process(settings, workdir, request, {"SKG_INDEX_REFRESH_SECONDS": "0"}) as running:
+        yield running
 
 
 def client(server: Server, key: str) -> openai.OpenAI:

@@ -8,7 +8,6 @@ Browser does), and a test overrides the values it needs, such as which atom to a
 from __future__ import annotations
 
 import base64
-import os
 import re
 import subprocess
 import sys
@@ -23,12 +22,11 @@ from playwright.sync_api import expect, sync_playwright
 from ingest.pipeline import ingest_paths
 from tests.conftest import ROOT, SAMPLES, wipe_graph
 from tests.cypher import cypher as records
+from tests.integration.pages import OUTPUT
 
 pytestmark = pytest.mark.integration
 
 GUIDE = ROOT / "curation"
-CHROMIUM = Path("/usr/bin/chromium")
-OUTPUT = ROOT / "test-output"
 PARAM_LINE = re.compile(r"^// :param (\w+) => (.+)$", re.MULTILINE)
 PARAM_USE = re.compile(r"\$(\w+)")
 RUN_CALL = re.compile(r"""\brun\(\s*\w+,\s*"([\w-]+)\"""")
@@ -687,16 +685,6 @@ def test_ingest_does_not_bring_back_merged_or_deleted_atoms(graph):
 
 
 # -- in Neo4j Browser itself ------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing: run `make browser` (Debian's chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return CHROMIUM
-
-
 @pytest.mark.slow
 def test_the_zipped_folder_imports_as_browser_favourites_that_run(
     graph, settings, chromium, tmp_path

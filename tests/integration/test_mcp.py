@@ -8,9 +8,7 @@ other; a key without the scope gets a tool error; HTTP without a valid key is 40
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -30,8 +28,9 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from api.keys import ApiKeys
 from ingest.pipeline import ingest_paths
 from retrieval.index.sync import sync_index
-from tests.conftest import ROOT, SAMPLES
+from tests.conftest import SAMPLES
 from tests.cypher import cypher
+from tests.integration import pages
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -85,21 +84,9 @@ def keys(ingested, store) -> dict[str, str]:
 
 
 def server_env(settings, **extra: str) -> dict[str, str]:
-    """This environment less the shell's SalesKG and Neo4j settings, pointed at the test
-    instance and its index; no background refresh (the test process syncs the index)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SKG_", "NEO4J_"))}
-    env.update(
-        SKG_HOME=str(ROOT / ".skg"),
-        NEO4J_PASSWORD=settings.password(),
-        SKG_NEO4J_BOLT_PORT=str(settings.neo4j_bolt_port),
-        SKG_NEO4J_HTTP_PORT=str(settings.neo4j_http_port),
-        SKG_NEO4J_HOME=str(settings.neo4j_home_path),
-        SKG_INDEX_DIR=str(settings.index_path),
-        SKG_INDEX_REFRESH_SECONDS="0",
-        PYTHONPATH=str(ROOT),
-        **extra,
-    )
-    return env
+    """The page tests' server environment (tests/integration/pages.py) without background
+    refresh (the test process syncs the index)."""
+    return {**pages.server_env(settings), "SKG_INDEX_REFRESH_SECONDS": "0", **extra}
 
 
 # ---- The SDK's clients ------------------------------------------------------------------------
@@ -237,15 +224,9 @@ def test_stdio_refuses_to_start_without_a_valid_key(settings, keys, tmp_path):
 # ---- streamable HTTP --------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def http_server(settings, ingested, keys, tmp_path_factory) -> Iterator[str]:
-    port = _free_port()
+    port = pages.free_port()
     workdir = tmp_path_factory.mktemp("mcp-http")
     log = workdir / "server.log"
     with log.open("wb") as out:

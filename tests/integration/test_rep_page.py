@@ -4,52 +4,32 @@ and the key prompt. Screenshots land in test-output/ (run `make browser` for Chr
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 import wave
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from api.keys import ApiKeys
 from ingest.pipeline import ingest_paths
 from retrieval.index.sync import sync_index
-from tests.conftest import EVAL_DATA, ROOT, SAMPLES
+from tests.conftest import EVAL_DATA, SAMPLES
 from tests.cypher import cypher
+from tests.integration.pages import OUTPUT, Server, chromium_browser, page_at, server_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
-OUTPUT = ROOT / "test-output"
 QUESTION = "如何向宁德时代解释热失控防护方案？"
 SPOKEN = EVAL_DATA / "speech_zh" / "questions" / "q01.wav"  # the same question, spoken
 UPLOADED = EVAL_DATA / "speech_zh" / "questions" / "q02.wav"  # 光伏逆变器海外项目的合同审批…
-STARTUP_S = 120
 ANSWER_MS = 60_000  # a spoken question on a cold CPU: decoding, Whisper, retrieval
-SERVER_COMMAND = (sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory")
 HOLD_MS = 5_000  # 0.3 s of silence, the 3.2 s question, then silence (see spoken_wav)
 
 
 # ---- The server, the data and a key ------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing: run `make browser` (Debian's chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return CHROMIUM
 
 
 @pytest.fixture(scope="module")
@@ -69,84 +49,12 @@ def api_key(ingested, store) -> str:
     return key
 
 
-@dataclass
-class Server:
-    url: str
-    log: Path
-
-    def log_tail(self, lines: int = 60) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _server_env(settings) -> dict[str, str]:
-    """This environment less any SalesKG/Neo4j settings of the shell, pointed at the test
-    instance."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SKG_", "NEO4J_"))}
-    env.update(
-        SKG_HOME=str(ROOT / ".skg"),
-        NEO4J_PASSWORD=settings.password(),
-        SKG_NEO4J_BOLT_PORT=str(settings.neo4j_bolt_port),
-        SKG_NEO4J_HTTP_PORT=str(settings.neo4j_http_port),
-        SKG_NEO4J_HOME=str(settings.neo4j_home_path),
-        SKG_INDEX_DIR=str(settings.index_path),
-    )
-    return env
-
-
-def _wait_ready(url: str, process: subprocess.Popen, log: Path) -> None:
-    """Up (/livez) and then ready (/readyz: Neo4j, index and models loaded)."""
-    deadline = time.monotonic() + STARTUP_S
-    for probe in ("/livez", "/readyz"):
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the server exited ({process.returncode}):\n{log.read_text()}")
-            try:
-                if httpx.get(url + probe, timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"{probe} not OK within {STARTUP_S} s:\n{log.read_text()[-4000:]}")
-            time.sleep(0.25)
-
-
 @pytest.fixture(scope="module")
 def server(ingested, settings, tmp_path_factory, request) -> Iterator[Server]:
     """The real server in its own process, as an operator runs it; started in an empty folder
     so the repository's .env is not read."""
-    port = _free_port()
-    workdir = tmp_path_factory.mktemp("server")
-    log = workdir / "server.log"
-    url = f"http://127.0.0.1:{port}"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*SERVER_COMMAND, "--host", "127.0.0.1", "--port", str(port)],
-            cwd=workdir,
-            env={**_server_env(settings), "PYTHONPATH": str(ROOT)},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_ready(url, process, log)
-        failed_before = request.session.testsfailed
-        running = Server(url, log)
+    with server_process(settings, tmp_path_factory.mktemp("server"), request) as running:
         yield running
-        if request.session.testsfailed > failed_before:
-            reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-            reporter.write_line(f"\n---- server log: {log} ----\n{running.log_tail()}")
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 # ---- The browser --------------------------------------------------------------------------
@@ -171,51 +79,19 @@ def spoken_wav(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def browser(chromium: Path, spoken_wav: Path) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(chromium),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--use-fake-ui-for-media-stream",  # grant the microphone without asking
-                "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-audio-capture={spoken_wav}",
-            ],
-        )
-        yield browser
-        browser.close()
+    with chromium_browser(
+        chromium,
+        "--use-fake-ui-for-media-stream",  # grant the microphone without asking
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={spoken_wav}",
+    ) as launched:
+        yield launched
 
 
-@contextmanager
-def phone(browser: Browser, url: str, shot: Path) -> Iterator[Page]:
+def phone(browser: Browser, url: str, shot: Path):
     """A page at phone size; its full-page screenshot is saved at the end, pass or fail, and
     uncaught script errors fail the test."""
-    context = browser.new_context(
-        viewport={"width": 390, "height": 844},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-        locale="zh-CN",
-    )
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    script_errors: list[str] = []
-    page.on("pageerror", lambda error: script_errors.append(str(error)))
-    try:
-        page.goto(url)
-        yield page
-        assert not script_errors, f"script errors on the page: {script_errors} (see {shot})"
-    finally:
-        OUTPUT.mkdir(exist_ok=True)
-        try:
-            page.screenshot(path=str(shot), full_page=True)
-        finally:
-            context.close()
+    return page_at(browser, url, shot, "phone")
 
 
 def _page_url(server: Server, key: str, mark: str = "?") -> str:

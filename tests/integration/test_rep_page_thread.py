@@ -11,10 +11,11 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.integration import test_rep_page as rep
-from tests.integration.test_rep_page import OUTPUT, QUESTION, _page_url, phone
+from tests.integration.pages import OUTPUT
+from tests.integration.test_rep_page import QUESTION, _page_url, phone
 
 # The page test's fixtures: one Chromium, one server process and the samples, as there.
-chromium, spoken_wav, browser = rep.chromium, rep.spoken_wav, rep.browser
+spoken_wav, browser = rep.spoken_wav, rep.browser
 ingested, api_key, server = rep.ingested, rep.api_key, rep.server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -5,9 +5,7 @@ each keeping its own index current from the graph's change feed (issue 15)."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,19 +17,13 @@ from api.keys import ApiKeys
 from ingest.pipeline import ingest_paths
 from retrieval.index.sync import sync_index
 from tests.conftest import ROOT, SAMPLES, wipe_graph
+from tests.integration.pages import SERVER_COMMAND, free_port
 
 pytestmark = pytest.mark.integration
 
 STARTUP_S = 180
 EDIT_DEADLINE_S = 30.0
 WORD = "玄武岩协议"  # in no sample
-SERVER_COMMAND = (sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +42,7 @@ def api_key(graph) -> str:
 
 
 def _start(settings, folder: Path) -> tuple[subprocess.Popen, str, Path]:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SKG_", "NEO4J_"))}
     env.update(
         SKG_HOME=str(ROOT / ".skg"),
