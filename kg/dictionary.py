@@ -34,7 +34,6 @@ _CJK_WORD = re.compile(r"^[\u4e00-\u9fff]{3,8}$")  # two-character HMM words are
 ROMANIZED_KINDS = {"Customer", "Competitor"}
 MIN_PINYIN_CHARS = 4
 _CJK_NAME = re.compile(r"^[\u4e00-\u9fff]{2,}$")
-_CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
 # Sound-alikes (宁的时代 for 宁德时代): surfaces of this many characters are matched by sound;
 # mean per-syllable agreement (1 the same toneless syllable, 0.75 a known confusion, as the
 # speech corrector) of at least SOUND_MATCH, and two-character ones only by identical syllables.
@@ -158,9 +157,10 @@ class EntityDictionary:
         method's wrong pick or a rep writing by ear gives them: 宁的时代 for 宁德时代, 热失空 for
         热失控, 精川能源 for 晶川能源; (start, end, the surface meant, entity ids).
 
-        A window sounds like a surface when every character has a reading that agrees with the
-        surface's syllable there, exactly or by a known confusion (kg/pinyin.py), with mean
-        agreement at least SOUND_MATCH; two-character windows must agree exactly. The window
+        A window sounds like a surface when each of its characters is the surface's character
+        there or has a usual reading that agrees with the surface's syllable, exactly or by a
+        known confusion (kg/pinyin.py), with mean agreement at least SOUND_MATCH; two-character
+        windows must agree exactly. The window
         must be whole words of the question (jieba's cut), not overlap ``taken`` spans (names
         found as written), and not be a word itself (电池厂 is not 电池舱, 公式 is not 攻势).
         Leftmost-longest, without overlaps.
