@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -295,6 +296,17 @@ def unparsable_body_detail(cause: BaseException | None, fallback: str) -> str:
     return f"请求体无法解析 (the body could not be parsed: {fallback})"
 
 
+def documented_methods(request: Request) -> list[str]:
+    """The methods the published schema documents for the request's path (any of its
+    templates), as an ``Allow`` header lists them."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, request.url.path):
+            methods |= {m.upper() for m in operations}
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     """Map every error to the one JSON shape; a traceback never reaches a client."""
 
@@ -307,7 +319,7 @@ def install(app: FastAPI) -> None:
         return error_response(INVALID_REQUEST, validation_detail(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         # FastAPI turns whatever breaks while it reads a body into "400 error parsing the
         # body", our own errors included (a body over its limit is refused inside `receive`).
         cause = exc.__cause__
@@ -321,7 +333,11 @@ def install(app: FastAPI) -> None:
         detail = str(exc.detail)
         if exc.status_code == 400:
             detail = unparsable_body_detail(cause, detail)
-        return error_response(problem, detail, exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405 and (allowed := documented_methods(request)):
+            # Starlette names the first route of the path only (GET of GET and PUT).
+            headers["Allow"] = ", ".join(allowed)
+        return error_response(problem, detail, headers)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -41,6 +41,18 @@ from retrieval.service import SearchService
 logger = logging.getLogger(__name__)
 
 EVENT_STREAM = "text/event-stream"
+# One server-sent event, as OpenAPI before 3.2 reads a text/event-stream `schema` (each event,
+# not the whole stream): its `data` is the JSON the route's description names.
+SSE_EVENT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string"},
+        "data": {"type": "string"},
+        "id": {"type": "string"},
+        "retry": {"type": "integer"},
+    },
+    "required": ["data"],
+}
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 TOKEN_CHARS = 12  # the polished prose is sent in pieces of about this many characters
 _PIECES = re.compile(r"\[\d+\]|[^\[]{1," + str(TOKEN_CHARS) + r"}|\[")

@@ -1042,7 +1042,8 @@ RETURN count(r) AS written
 
 # An opportunity's history as events arrive, keyed by the caller's namespace and the CRM's id
 # (two teams' "OPP-1" are two opportunities). The write lock is taken before anything is read,
-# so two events for one opportunity see each other's competitors and metrics.
+# so two events for one opportunity see each other's competitors and metrics. A metric without
+# its value (a note that names one) records nothing for it: a list property cannot hold null.
 RECORD_OPPORTUNITY = """
 MERGE (o:Opportunity {key: $key})
 ON CREATE SET o.id = $id, o.namespace = $namespace, o.competitors = [], o.metric_names = [],
@@ -1054,9 +1055,9 @@ WITH o, competitors, stage, names, values,
      [i IN range(0, size(names) - 1) WHERE names[i] = $metric | values[i]][0] AS previous
 SET o.customer = $customer, o.stage = coalesce($stage, stage), o.updated_at = datetime(),
     o.competitors = competitors + [c IN $competitors WHERE NOT c IN competitors],
-    o.metric_names = CASE WHEN $metric IS NULL OR $metric IN names THEN names
+    o.metric_names = CASE WHEN $metric IS NULL OR $value IS NULL OR $metric IN names THEN names
                           ELSE names + $metric END,
-    o.metric_values = CASE WHEN $metric IS NULL THEN values
+    o.metric_values = CASE WHEN $metric IS NULL OR $value IS NULL THEN values
                            WHEN $metric IN names
                              THEN [i IN range(0, size(names) - 1) |
                                    CASE WHEN names[i] = $metric THEN $value ELSE values[i] END]

@@ -33,7 +33,14 @@ from api.schemas import (
     ModelPublic,
     SalesKgExtension,
 )
-from api.streaming import AnswerRun, error_body, frame, stream_response
+from api.streaming import (
+    EVENT_STREAM,
+    SSE_EVENT_SCHEMA,
+    AnswerRun,
+    error_body,
+    frame,
+    stream_response,
+)
 from kg.errors import BadQueryError, NotFoundError
 from retrieval.answers.answer import CHAT_POLISHED_HEADING, Answer, AnswerSection, chat_section
 from retrieval.retrievers.hybrid import Filters
@@ -46,7 +53,7 @@ TOP_K = 8
 STREAMED = {
     "description": "the answer; with `stream: true`, server-sent `chat.completion.chunk` "
     "objects, the last with `finish_reason` and the `saleskg` field, then `[DONE]`",
-    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    "content": {EVENT_STREAM: {"schema": SSE_EVENT_SCHEMA}},
 }
 
 

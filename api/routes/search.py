@@ -29,7 +29,15 @@ from api.schemas import (
     next_offset,
 )
 from api.state import Searchable, Services
-from api.streaming import AnswerRun, Prepared, sse, stream_response, wants_stream
+from api.streaming import (
+    EVENT_STREAM,
+    SSE_EVENT_SCHEMA,
+    AnswerRun,
+    Prepared,
+    sse,
+    stream_response,
+    wants_stream,
+)
 from api.views import atom_public, citation_public, entity_refs, visible_recognition
 from kg.access import Viewer
 from kg.errors import AudioError, GraphUnavailableError, NotFoundError
@@ -52,7 +60,7 @@ STREAMED = {
     "server-sent events: understanding, section (one per section), citations, token "
     "(polished prose, when configured), done; or understanding, declined, done; an error "
     "after the start is an `error` event carrying an ErrorBody",
-    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    "content": {EVENT_STREAM: {"schema": SSE_EVENT_SCHEMA}},
 }
 
 

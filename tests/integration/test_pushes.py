@@ -285,6 +285,17 @@ def test_stage_and_metric_rules(client, keys):
     assert headings == {"stage-change": "常见异议与应对", "win-probability-low": "失败复盘教训"}
 
 
+def test_a_note_naming_a_known_metric_without_its_value_keeps_the_value(client, keys):
+    # Found by the fuzz: the metric's stored value was replaced by null, which a list
+    # property cannot hold (a 500).
+    metric = {"kind": "metric_threshold", "opportunity_id": "P-9", "customer": "比亚迪"}
+    assert post_event(client, keys["rep"], **metric, metric="win_probability", value=0.6) == {}
+    note = {"kind": "note", "opportunity_id": "P-9", "customer": "比亚迪", "rep": "王强"}
+    post_event(client, keys["rep"], **note, metric="win_probability", text="客户在看报价")
+    low = post_event(client, keys["rep"], **metric, rep="王强", metric="win_probability", value=0.2)
+    assert low["win-probability-low"]["state"] == "queued"  # from 0.6, kept, to 0.2
+
+
 def test_a_rep_gets_at_most_the_hourly_limit(client, keys):
     states = []
     for n in range(5):

@@ -200,6 +200,12 @@ def test_method_not_allowed_has_the_allow_header(client):
     response = client.get("/v1/search", headers=auth())
     assert_error(response, 405, "method_not_allowed")
     assert response.headers["Allow"] == "POST"
+    # Every method of the path, not only its first route's (found by the fuzz): GET and PUT.
+    response = client.options("/v1/push-rules", headers=auth())
+    assert_error(response, 405, "method_not_allowed")
+    assert response.headers["Allow"] == "GET, PUT"
+    response = client.delete("/v1/conversations/conv-1", headers=auth())
+    assert response.headers["Allow"] == "GET"
 
 
 # -- 6. JSON operations take JSON --------------------------------------------------------------
@@ -354,3 +360,12 @@ def test_docs_pages_load_only_local_assets(client, page):
         asset = client.get(url)
         assert "javascript" in asset.headers["content-type"] and len(asset.content) > 100_000
     assert "validator.swagger.io" not in response.text
+
+
+def test_streams_declare_each_server_sent_event(client):
+    # OpenAPI before 3.2 reads a text/event-stream schema as one event: an object with its
+    # data, not a string (found by the fuzz, ST108).
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/v1/ask", "/v1/chat/completions"):
+        stream = paths[path]["post"]["responses"]["200"]["content"]["text/event-stream"]
+        assert stream["schema"]["type"] == "object" and "data" in stream["schema"]["required"]
