@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from api import assembly
+from api.evaluate import sales_corpus
 from api.settings import Settings
 from retrieval.evaluation.beir import cmrc_to_beir, kdconv_to_beir
 from retrieval.evaluation.declines import answered_share, decline_outcomes
@@ -29,7 +30,9 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings()
     embedder, cache = assembly.load_embedder(settings), settings.home / "cache" / "embeddings"
-    outcomes = decline_outcomes(ROOT, embedder, cache)
+    sales = sales_corpus(ROOT)
+    unanswerable = ROOT / "data" / "unanswerable" / "queries.jsonl"
+    outcomes = decline_outcomes(sales.data, sales.snapshot, unanswerable, embedder, cache)
     print(f"threshold {outcomes.threshold:.3f} (chosen on dev)")
     cmrc = ROOT / "data" / "eval" / "cmrc2018" / "cmrc2018_trial.json"
     kdconv = ROOT / "data" / "eval" / "kdconv_travel"

@@ -67,25 +67,28 @@ class Outcomes:
         ]
 
 
-def decline_outcomes(root: Path, embedder: Embedder, cache_dir: Path | None) -> Outcomes:
-    """Every answerable and unanswerable question of both splits, asked of the sample
-    knowledge, with its answer's confidence."""
-    from api.evaluate import sales_corpus  # api assembles the evaluation sets
-
-    corpus = sales_corpus(root)
-    data = corpus.data
+def decline_outcomes(
+    data: BeirData,
+    snapshot: GraphSnapshot | None,
+    unanswerable: Path,
+    embedder: Embedder,
+    cache_dir: Path | None,
+) -> Outcomes:
+    """Every answerable question of ``data``'s golden and colloquial sets and every question
+    of ``unanswerable`` (BEIR queries.jsonl with ``split`` and ``category``), both splits,
+    asked of ``data``'s corpus and graph, with its answer's confidence."""
     asked = [
         Asked(data.queries[q], data.query_meta[q]["split"], data.query_meta[q]["set"], True)
         for q in data.qrels
         if data.query_meta[q]["set"] in ("golden", "colloquial")
     ]
-    for line in (root / "data" / "unanswerable" / "queries.jsonl").open(encoding="utf-8"):
+    for line in unanswerable.open(encoding="utf-8"):
         if line.strip():
             row = json.loads(line)
             meta = row["metadata"]
             asked.append(Asked(row["text"], meta["split"], meta["category"], False))
     confidence, threshold = _confidences(
-        data, corpus.snapshot, [a.text for a in asked], embedder, cache_dir
+        data, snapshot, [a.text for a in asked], embedder, cache_dir
     )
     return Outcomes(asked, confidence, threshold)
 

@@ -119,8 +119,10 @@ def test_feedback_moves_golden_rankings_the_right_way_and_not_the_wrong_way(sale
     assert delta("many_against", "unseen") >= -0.005, "wrong votes stay on their own questions"
 
 
-def test_declines_on_the_test_split(embedder):
-    outcomes = decline_outcomes(ROOT, embedder, CACHE)
+def test_declines_on_the_test_split(sales, embedder):
+    corpus = sales[0]
+    unanswerable = ROOT / "data" / "unanswerable" / "queries.jsonl"
+    outcomes = decline_outcomes(corpus.data, corpus.snapshot, unanswerable, embedder, CACHE)
     shares = outcomes.shares()
     # Measured 2026-12-02 (benchmarks/decline_rates.py): 0.903 of 93 unanswerable test
     # questions declined while 0.942 of 207 answerable ones are answered; gibberish and
