@@ -106,6 +106,16 @@ def wait_ready(
             time.sleep(0.25)
 
 
+def stop(process: subprocess.Popen, timeout_s: float = 15) -> None:
+    """Terminate a server process, killing it when it does not exit in time."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextmanager
 def server_process(
     settings,
@@ -135,12 +145,7 @@ def server_process(
             reporter = request.config.pluginmanager.get_plugin("terminalreporter")
             reporter.write_line(f"\n---- server log: {log} ----\n{running.log_tail()}")
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 @contextmanager

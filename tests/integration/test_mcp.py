@@ -252,12 +252,7 @@ def http_server(settings, ingested, keys, tmp_path_factory) -> Iterator[str]:
                 time.sleep(0.5)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        pages.stop(process)
 
 
 def test_http_without_a_valid_key_is_401(http_server, keys):

@@ -17,7 +17,7 @@ from api.keys import ApiKeys
 from ingest.pipeline import ingest_paths
 from retrieval.index.sync import sync_index
 from tests.conftest import ROOT, SAMPLES, wipe_graph
-from tests.integration.pages import SERVER_COMMAND, free_port
+from tests.integration.pages import SERVER_COMMAND, free_port, stop, wait_ready
 
 pytestmark = pytest.mark.integration
 
@@ -72,29 +72,12 @@ def _start(settings, folder: Path) -> tuple[subprocess.Popen, str, Path]:
 def replicas(graph, settings, tmp_path_factory) -> Iterator[list[str]]:
     started = [_start(settings, tmp_path_factory.mktemp(f"replica{i}")) for i in range(2)]
     try:
-        deadline = time.monotonic() + STARTUP_S
         for process, url, log in started:
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(f"a replica exited ({process.returncode}):\n{log.read_text()}")
-                try:
-                    if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"not ready within {STARTUP_S} s:\n{log.read_text()[-4000:]}")
-                time.sleep(0.5)
+            wait_ready(url, process, log, STARTUP_S)
         yield [url for _, url, _ in started]
     finally:
         for process, _, _ in started:
-            process.terminate()
-        for process, _, _ in started:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process, timeout_s=30)
 
 
 def _hits(url: str, key: str, query: str) -> list[str] | None:
