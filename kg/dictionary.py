@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 import ahocorasick
 
 from kg.models import DictionaryEntry
-from kg.pinyin import EXACT, FUZZY, loose, reading, syllables
+from kg.pinyin import EXACT, agreement, loose, reading, syllables
 
 MIN_SURFACE_CHARS = 2
 # Part of the fingerprint: change it whenever how ``find`` matches changes (the capital-only
@@ -220,21 +220,6 @@ class EntityDictionary:
         return list(self._surfaces)
 
 
-def _agreement(window: str, heard: Sequence[str], surface: str, said: Sequence[str]) -> float:
-    """Mean agreement of a window (its characters' usual readings ``heard``) with a surface and
-    its syllables: EXACT for the same character or syllable, FUZZY for a known confusion, 0 as
-    soon as one character is neither."""
-    total = 0.0
-    for char, syllable, meant, syllable_meant in zip(window, heard, surface, said, strict=True):
-        if char == meant or syllable == syllable_meant:
-            total += EXACT
-        elif loose(syllable) == loose(syllable_meant):
-            total += FUZZY
-        else:
-            return 0.0
-    return total / len(said)
-
-
 def _sounds_like(
     text: str,
     i: int,
@@ -250,7 +235,12 @@ def _sounds_like(
     window = text[i:end]
     if window == surface:
         return False
-    score = _agreement(window, heard[i:end], surface, said)
+    # A character written as in the surface agrees whatever its usual reading (调 in 调适).
+    as_heard = [
+        meant if char == written else usual
+        for char, written, usual, meant in zip(window, surface, heard[i:end], said, strict=True)
+    ]
+    score = agreement(as_heard, said)
     return score >= SOUND_MATCH and (len(surface) > 2 or score == EXACT)
 
 

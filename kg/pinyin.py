@@ -72,10 +72,6 @@ def loose(syllable: str) -> str:
     return FUZZY_INITIALS.get(initial, initial) + FUZZY_FINALS.get(final, final)
 
 
-def loose_syllables(said: Sequence[str]) -> tuple[str, ...]:
-    return tuple(loose(s) for s in said)
-
-
 def agreement(a: Sequence[str], b: Sequence[str]) -> float:
     """Mean per-syllable agreement of two syllable sequences: 1 for the same syllable, 0.75
     for a known confusion, and 0 when any syllable is unrelated or the lengths differ."""
