@@ -2,10 +2,11 @@
 
 Answerable questions are the golden and colloquial sets; unanswerable ones are
 data/unanswerable (customers, industries and facts the knowledge lacks, chit-chat, gibberish,
-prompt injection, English off topic). All are asked of the sample knowledge (the golden corpus
-with the graph of data/samples), in memory, through the served retriever's ``page``, and each
-answer's confidence is compared with the shipped threshold (chosen on dev by
-scripts/train_fusion.py).
+prompt injection, English off topic). All are asked of the knowledge the caller gives
+(benchmarks/decline_rates.py and the CI floor: the golden corpus with the graph of
+data/samples), in memory, through the served retriever's ``page``, and each answer's
+confidence is compared with the shipped threshold (chosen on dev by scripts/train_fusion.py).
+``answered_share`` asks answerable questions of other knowledge (CMRC, KdConv) the same way.
 """
 
 from __future__ import annotations
