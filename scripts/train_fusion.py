@@ -206,6 +206,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pairs", type=int, default=6000, help="pairs sampled per set")
     parser.add_argument("--c", type=float, default=1.0, help="inverse L2 strength")
+    parser.add_argument("--bags", type=int, default=8, help="fits averaged, each on its pairs")
     parser.add_argument("--seed", type=int, default=20261201)
     parser.add_argument(
         "--answer-rate", type=float, default=0.95, help="answerable dev questions to answer"
@@ -237,12 +238,19 @@ def main() -> None:
 
 
 def _pairwise(rows, args) -> np.ndarray:
-    """Weights of a linear ranker over the rows' features, fitted on pairs."""
-    x, y = pairs(rows, args.pairs, args.seed)
-    scale = x.std(axis=0) + 1e-6
-    fit = LogisticRegression(C=args.c, max_iter=5000, fit_intercept=False).fit(x / scale, y)
-    print(f"  {len(y) // 2} pairs from {len(rows)} dev questions, {x.shape[1]} features")
-    return (fit.coef_[0] / scale).astype(np.float32)
+    """Weights of a linear ranker over the rows' features, fitted on pairs: the mean of
+    ``args.bags`` fits, each on its own sample of pairs, so that the sample does not decide
+    the model (one sample's dev nDCG@10 moved by up to 0.02 with the seed)."""
+    fits = []
+    for bag in range(args.bags):
+        x, y = pairs(rows, args.pairs, args.seed + bag)
+        scale = x.std(axis=0) + 1e-6
+        fit = LogisticRegression(C=args.c, max_iter=5000, fit_intercept=False).fit(x / scale, y)
+        fits.append(fit.coef_[0] / scale)
+    print(
+        f"  {args.bags} x {len(y) // 2} pairs from {len(rows)} dev questions, {x.shape[1]} features"
+    )
+    return np.mean(fits, axis=0).astype(np.float32)
 
 
 def second_stage(rows, first: np.ndarray):
