@@ -54,6 +54,26 @@ def _json_integer(value: object) -> object:
 JsonInt = Annotated[int, BeforeValidator(_json_integer)]
 
 
+def _json_boolean(value: object) -> object:
+    """A JSON boolean, not ``1`` nor ``"true"``, which pydantic would otherwise convert."""
+    if not isinstance(value, bool):
+        raise ValueError("Input should be a valid boolean: true or false")
+    return value
+
+
+JsonBool = Annotated[bool, BeforeValidator(_json_boolean)]
+
+
+def _iso_time(value: object) -> object:
+    """An ISO 8601 string, not a number (pydantic would read ``0`` as 1970-01-01)."""
+    if not isinstance(value, str):
+        raise ValueError("a time is written in ISO 8601, e.g. 2026-12-01T09:30:00+08:00")
+    return value
+
+
+IsoTime = Annotated[datetime, BeforeValidator(_iso_time)]
+
+
 class FilterFields(RequestModel):
     """Optional filters: atom types, curation statuses, visibilities, and entities (customers,
     industries...) the atoms must mention, by id (``customer:宁德时代``), name or alias."""
@@ -182,7 +202,7 @@ class AskRequest(FilterFields):
         description="continue a conversation (from an earlier answer of this key): the "
         "question is read as a follow-up; omitted, a new conversation starts",
     )
-    stream: bool = Field(
+    stream: JsonBool = Field(
         False,
         description="send server-sent events (as `Accept: text/event-stream` does): "
         "understanding, section..., citations, token..., done",
@@ -530,7 +550,7 @@ class ChatCompletionRequest(BaseModel):
 
     model: str = Field(max_length=100, examples=["saleskg"])
     messages: list[ChatMessage] = Field(min_length=1, max_length=100)
-    stream: bool = False
+    stream: JsonBool = False
     n: JsonInt = Field(1, ge=1, le=1, description="one answer only")
     user: str | None = Field(None, max_length=200)
 
@@ -676,7 +696,7 @@ class EventCreate(OpportunityFields):
     )
     metric: str | None = Field(None, min_length=1, max_length=60, examples=["win_probability"])
     value: float | None = Field(None, allow_inf_nan=False, examples=[0.25])
-    occurred_at: datetime | None = None
+    occurred_at: IsoTime | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> EventCreate:

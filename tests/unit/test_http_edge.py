@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from api.app import create_app
+from api.schemas import EventCreate
 from api.settings import Settings
 from kg.access import Scope, Viewer
 from kg.errors import AuthenticationError, GraphUnavailableError, IndexNotReadyError
@@ -249,6 +251,31 @@ def test_unknown_fields_are_refused_by_name(client, path, body, field):
 def test_numbers_must_be_json_integers(client, top_k):
     response = client.post("/v1/search", json={"query": "x", "top_k": top_k}, headers=auth())
     assert "top_k" in assert_error(response, 422, "invalid_request")["detail"]
+
+
+@pytest.mark.parametrize("stream", [1, 0, "true", "false", None])
+def test_stream_must_be_a_json_boolean(client, stream):
+    chat = {"model": "saleskg", "messages": [{"role": "user", "content": "热失控"}]}
+    for path, body in (("/v1/ask", {"question": "热失控"}), ("/v1/chat/completions", chat)):
+        response = client.post(path, json={**body, "stream": stream}, headers=auth())
+        assert "stream" in assert_error(response, 422, "invalid_request")["detail"], path
+    # true and false pass validation (and find no index in this app)
+    ok = client.post("/v1/ask", json={"question": "热失控", "stream": False}, headers=auth())
+    assert_error(ok, 503, "index_not_ready")
+
+
+@pytest.mark.parametrize("occurred_at", [0, 1700000000, 1.5e9, True])
+def test_an_event_time_is_an_iso_string(occurred_at):
+    event = {
+        "kind": "note",
+        "customer": "宁德时代",
+        "opportunity_id": "OPP-1",
+        "occurred_at": occurred_at,
+    }
+    with pytest.raises(ValidationError, match="ISO 8601"):
+        EventCreate.model_validate(event)
+    at = EventCreate.model_validate({**event, "occurred_at": "2026-12-01T09:30:00+08:00"})
+    assert at.occurred_at is not None and at.occurred_at.hour == 9
 
 
 @pytest.mark.parametrize("entities", [[""], ["customer:"], ["x" * 101], ["宁德"] * 21])
